@@ -1,0 +1,169 @@
+#include "db.h"
+#include "schema.h"
+
+#include <spatialite.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *em_db_default_path(const char *option_value) {
+    if (option_value && *option_value)
+        return option_value;
+    const char *env = getenv("ESTATEMAP_DB");
+    if (env && *env)
+        return env;
+    return "estatemap.sqlite";
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int table_exists(em_db *db, const char *name) {
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db->sql, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* SpatiaLite reports failures of AddGeometryColumn() as a 0 result, not an SQL
+ * error, so after creating the layers we check that all six are registered. */
+static int verify_geometry_columns(em_db *db, em_error *err) {
+    sqlite3_stmt *st = em_db_prepare(db, "SELECT count(*) FROM geometry_columns", err);
+    if (!st)
+        return -1;
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (n != 6)
+        return em_fail(err, EM_ERR_RUNTIME,
+                       "%s: expected 6 geometry columns, found %d (SpatiaLite metadata broken)",
+                       db->path, n);
+    return 0;
+}
+
+em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_error *err) {
+    int exists = file_exists(path);
+    if (mode == EM_DB_CREATE && exists) {
+        em_fail(err, EM_ERR_USAGE, "%s already exists; remove it or choose another --db", path);
+        return NULL;
+    }
+    if (mode != EM_DB_CREATE && !exists) {
+        em_fail(err, EM_ERR_INPUT, "%s: no such database (create one with `estatemap init`)", path);
+        return NULL;
+    }
+    em_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        em_fail(err, EM_ERR_RUNTIME, "out of memory");
+        return NULL;
+    }
+    snprintf(db->path, sizeof db->path, "%s", path);
+    int flags =
+        mode == EM_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
+        em_fail(err, EM_ERR_RUNTIME, "%s: cannot open: %s", path,
+                db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+        em_db_close(db);
+        return NULL;
+    }
+    db->spatialite_cache = spatialite_alloc_connection();
+    spatialite_init_ex(db->sql, db->spatialite_cache, 0);
+    sqlite3_busy_timeout(db->sql, 10000);
+    sqlite3_extended_result_codes(db->sql, 1);
+
+    /* A file that is not SQLite fails here, on the first read. */
+    int version = em_schema_version(db->sql, err);
+    if (version < 0) {
+        em_error_prefix(err, "%s: ", path);
+        em_db_close(db);
+        return NULL;
+    }
+    if (mode == EM_DB_OPEN_EXISTING && version == 0 && !table_exists(db, "spatial_ref_sys")) {
+        em_fail(err, EM_ERR_INPUT, "%s is not an estatemap database", path);
+        em_db_close(db);
+        return NULL;
+    }
+    int target = schema_version > 0 ? schema_version : EM_SCHEMA_VERSION;
+    if (mode == EM_DB_READONLY) {
+        if (version != EM_SCHEMA_VERSION) {
+            em_fail(err, EM_ERR_RUNTIME,
+                    "%s has schema version %d, this build needs %d; open it writable once to "
+                    "migrate",
+                    path, version, EM_SCHEMA_VERSION);
+            em_db_close(db);
+            return NULL;
+        }
+    } else {
+        if (em_db_exec(db, "PRAGMA journal_mode=WAL", err) < 0 ||
+            em_db_exec(db, "PRAGMA synchronous=NORMAL", err) < 0) {
+            em_db_close(db);
+            return NULL;
+        }
+        if (!table_exists(db, "spatial_ref_sys") &&
+            em_db_exec(db, "SELECT InitSpatialMetadata(1)", err) < 0) {
+            em_db_close(db);
+            return NULL;
+        }
+        if (version < target) {
+            if (em_schema_migrate(db->sql, target, err) < 0 || verify_geometry_columns(db, err)) {
+                em_error_prefix(err, "%s: ", path);
+                em_db_close(db);
+                return NULL;
+            }
+        }
+    }
+    if (em_db_exec(db, "PRAGMA foreign_keys=ON", err) < 0) {
+        em_db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void em_db_close(em_db *db) {
+    if (!db)
+        return;
+    if (db->sql)
+        sqlite3_close_v2(db->sql);
+    if (db->spatialite_cache)
+        spatialite_cleanup_ex(db->spatialite_cache);
+    free(db);
+}
+
+int em_db_exec(em_db *db, const char *sql, em_error *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        em_fail(err, EM_ERR_RUNTIME, "%s", msg ? msg : sqlite3_errmsg(db->sql));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3_stmt *em_db_prepare(em_db *db, const char *sql, em_error *err) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+        em_fail(err, EM_ERR_RUNTIME, "preparing query: %s", sqlite3_errmsg(db->sql));
+        return NULL;
+    }
+    return st;
+}
+
+int em_db_begin(em_db *db, em_error *err) {
+    return em_db_exec(db, "BEGIN IMMEDIATE", err);
+}
+
+int em_db_commit(em_db *db, em_error *err) {
+    return em_db_exec(db, "COMMIT", err);
+}
+
+void em_db_rollback(em_db *db) {
+    if (!sqlite3_get_autocommit(db->sql))
+        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}

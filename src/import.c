@@ -1,0 +1,735 @@
+#include "import.h"
+#include "fields.h"
+#include "layers.h"
+#include "links.h"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Rejections beyond this many are counted but not listed one by one. */
+#define MAX_LISTED_REJECTIONS 50
+#define MAX_LOOKUP_VALUES 64
+
+typedef struct {
+    const em_layer *layer;
+    const em_import_options *opt;
+    em_db *db;
+    GDALDatasetH dataset;
+    OGRLayerH source;
+    OGRCoordinateTransformationH to_lonlat; /* NULL when the source is lon/lat already */
+    OGRSpatialReferenceH source_srs;        /* owned when we made it from --crs */
+    int *column_source;                     /* per layer column: source field index or -1 */
+    const char **column_fixed;              /* per layer column: --set value or NULL */
+    int *field_is_extra;                    /* per source field: 1 if kept in `extra` */
+    int nfields;
+    int key_column; /* layer column used to name features, or -1 */
+    sqlite3_stmt *insert;
+    sqlite3_stmt *valid_reason;
+    sqlite3_stmt *estate_exists;
+    char lookup[MAX_LOOKUP_VALUES][64]; /* known categories or corridor types */
+    int nlookup;
+    em_import_result *result;
+} import_job;
+
+/* ---------- opening the source ---------- */
+
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int open_source(import_job *job, em_error *err) {
+    const em_import_options *opt = job->opt;
+    if (access(opt->path, R_OK) != 0)
+        return em_fail(err, EM_ERR_INPUT, "%s: cannot read the file", opt->path);
+    char vsipath[4200];
+    if (has_suffix(opt->path, ".zip") && strncmp(opt->path, "/vsi", 4) != 0)
+        snprintf(vsipath, sizeof vsipath, "/vsizip/%s", opt->path);
+    else
+        snprintf(vsipath, sizeof vsipath, "%s", opt->path);
+
+    /* CSV: coordinates from columns named as people name them, or a WKT column. */
+    const char *csv_options[] = {"X_POSSIBLE_NAMES=lon,lng,longitude,x,经度",
+                                 "Y_POSSIBLE_NAMES=lat,latitude,y,纬度",
+                                 "GEOM_POSSIBLE_NAMES=wkt,geom,geometry,the_geom",
+                                 "KEEP_GEOM_COLUMNS=NO",
+                                 "AUTODETECT_TYPE=NO",
+                                 "EMPTY_STRING_AS_NULL=YES",
+                                 NULL};
+    const char *csv_driver[] = {"CSV", NULL};
+    int is_csv = has_suffix(opt->path, ".csv") || has_suffix(opt->path, ".tsv");
+
+    /* The shapefile driver reads .cpg and the DBF code page itself; --encoding overrides. */
+    if (opt->encoding)
+        CPLSetThreadLocalConfigOption("SHAPE_ENCODING", opt->encoding);
+    CPLErrorReset();
+    job->dataset = GDALOpenEx(vsipath, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
+                              is_csv ? csv_driver : NULL, is_csv ? csv_options : NULL, NULL);
+    if (opt->encoding)
+        CPLSetThreadLocalConfigOption("SHAPE_ENCODING", NULL);
+    if (!job->dataset) {
+        const char *why = CPLGetLastErrorMsg();
+        return em_fail(err, EM_ERR_INPUT, "%s: not a vector file GDAL can read%s%s", opt->path,
+                       *why ? ": " : "", why);
+    }
+    int nlayers = GDALDatasetGetLayerCount(job->dataset);
+    if (opt->source_layer) {
+        job->source = GDALDatasetGetLayerByName(job->dataset, opt->source_layer);
+        if (!job->source)
+            return em_fail(err, EM_ERR_INPUT, "%s: no layer named '%s'", opt->path,
+                           opt->source_layer);
+    } else if (nlayers == 1) {
+        job->source = GDALDatasetGetLayer(job->dataset, 0);
+    } else {
+        /* Several layers (a GeoPackage, a zip of shapefiles): take the one named like
+         * the target, else make the user choose. */
+        job->source = GDALDatasetGetLayerByName(job->dataset, job->layer->name);
+        if (!job->source) {
+            char names[1024] = "";
+            size_t used = 0;
+            for (int i = 0; i < nlayers && used < sizeof names; i++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                         OGR_L_GetName(GDALDatasetGetLayer(job->dataset, i)));
+            return em_fail(err, EM_ERR_USAGE,
+                           "%s has %d layers (%s); choose one with --source-layer NAME", opt->path,
+                           nlayers, nlayers ? names : "none");
+        }
+    }
+    if (opt->where && OGR_L_SetAttributeFilter(job->source, opt->where) != OGRERR_NONE)
+        return em_fail(err, EM_ERR_USAGE, "--where '%s': %s", opt->where, CPLGetLastErrorMsg());
+    return 0;
+}
+
+/* ---------- coordinate systems ---------- */
+
+static int setup_transform(import_job *job, em_error *err) {
+    const em_import_options *opt = job->opt;
+    OGRSpatialReferenceH srs = NULL;
+    if (opt->crs) {
+        job->source_srs = OSRNewSpatialReference(NULL);
+        if (OSRSetFromUserInput(job->source_srs, opt->crs) != OGRERR_NONE)
+            return em_fail(err, EM_ERR_USAGE, "--crs '%s' is not a coordinate system PROJ knows",
+                           opt->crs);
+        srs = job->source_srs;
+    } else {
+        srs = OGR_L_GetSpatialRef(job->source);
+    }
+    if (!srs)
+        return 0; /* lon/lat assumed; every coordinate is range-checked below */
+    OGRSpatialReferenceH lonlat = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(lonlat, 4326);
+    OSRSetAxisMappingStrategy(lonlat, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    const char *same_options[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", NULL};
+    if (!OSRIsSameEx(srs, lonlat, same_options)) {
+        job->to_lonlat = OCTNewCoordinateTransformation(srs, lonlat);
+        if (!job->to_lonlat) {
+            OSRDestroySpatialReference(lonlat);
+            return em_fail(err, EM_ERR_INPUT, "%s: cannot transform its CRS to lon/lat: %s",
+                           opt->path, CPLGetLastErrorMsg());
+        }
+    }
+    OSRDestroySpatialReference(lonlat);
+    return 0;
+}
+
+/* ---------- field mapping ---------- */
+
+static int name_matches(const char *field, const char *name, const char *aliases) {
+    if (strcasecmp(field, name) == 0)
+        return 1;
+    if (!aliases)
+        return 0;
+    size_t flen = strlen(field);
+    for (const char *a = aliases; *a;) {
+        const char *bar = strchr(a, '|');
+        size_t len = bar ? (size_t)(bar - a) : strlen(a);
+        if (len == flen && strncasecmp(a, field, len) == 0)
+            return 1;
+        a += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+static int plan_fields(import_job *job, em_error *err) {
+    const em_layer *layer = job->layer;
+    const em_import_options *opt = job->opt;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(job->source);
+    job->nfields = OGR_FD_GetFieldCount(defn);
+    job->column_source = malloc(sizeof(int) * layer->ncolumns);
+    job->column_fixed = calloc(layer->ncolumns, sizeof(char *));
+    job->field_is_extra = malloc(sizeof(int) * (size_t)(job->nfields + 1));
+    if (!job->column_source || !job->column_fixed || !job->field_is_extra)
+        return em_fail(err, EM_ERR_RUNTIME, "out of memory");
+    for (size_t c = 0; c < layer->ncolumns; c++)
+        job->column_source[c] = -1;
+    for (int f = 0; f < job->nfields; f++)
+        job->field_is_extra[f] = 1;
+
+    /* Explicit --map first, then exact names, then known aliases. */
+    for (int m = 0; m < opt->nmap; m++) {
+        const em_column *col = em_layer_column(layer, opt->map[m].column);
+        if (!col)
+            return em_fail(err, EM_ERR_USAGE, "--map %s=%s: %s has no column '%s'",
+                           opt->map[m].source, opt->map[m].column, layer->name, opt->map[m].column);
+        int f = OGR_FD_GetFieldIndex(defn, opt->map[m].source);
+        if (f < 0)
+            return em_fail(err, EM_ERR_USAGE, "--map %s=%s: %s has no field '%s'",
+                           opt->map[m].source, opt->map[m].column, opt->path, opt->map[m].source);
+        job->column_source[col - layer->columns] = f;
+        job->field_is_extra[f] = 0;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t c = 0; c < layer->ncolumns; c++) {
+            if (job->column_source[c] >= 0)
+                continue;
+            for (int f = 0; f < job->nfields; f++) {
+                if (!job->field_is_extra[f])
+                    continue;
+                const char *fname = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, f));
+                const em_column *col = &layer->columns[c];
+                if (name_matches(fname, col->name, pass ? col->aliases : NULL)) {
+                    job->column_source[c] = f;
+                    job->field_is_extra[f] = 0;
+                    break;
+                }
+            }
+        }
+    }
+    for (int s = 0; s < opt->nset; s++) {
+        const em_column *col = em_layer_column(layer, opt->set[s].column);
+        if (!col)
+            return em_fail(err, EM_ERR_USAGE, "--set %s=%s: %s has no column '%s'",
+                           opt->set[s].column, opt->set[s].source, layer->name, opt->set[s].column);
+        job->column_fixed[col - layer->columns] = opt->set[s].source;
+    }
+    job->key_column = -1;
+    for (size_t c = 0; c < layer->ncolumns; c++) {
+        const em_column *col = &layer->columns[c];
+        if (layer->key && strcmp(col->name, layer->key) == 0)
+            job->key_column = (int)c;
+        if (col->required && job->column_source[c] < 0 && !job->column_fixed[c]) {
+            char fields[1024] = "";
+            size_t used = 0;
+            for (int f = 0; f < job->nfields && used < sizeof fields; f++)
+                used += (size_t)snprintf(fields + used, sizeof fields - used, "%s%s", f ? ", " : "",
+                                         OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, f)));
+            return em_fail(err, EM_ERR_USAGE,
+                           "%s: no field for %s's required column '%s' (fields: %s); use --map "
+                           "FIELD=%s or --set %s=VALUE",
+                           opt->path, layer->name, col->name, job->nfields ? fields : "none",
+                           col->name, col->name);
+        }
+    }
+    return 0;
+}
+
+static int load_lookup(import_job *job, em_error *err) {
+    const char *sql = NULL;
+    if (strcmp(job->layer->name, "violations") == 0)
+        sql = "SELECT name FROM violation_categories ORDER BY name";
+    else if (strcmp(job->layer->name, "corridors") == 0)
+        sql = "SELECT type FROM corridor_types ORDER BY type";
+    if (!sql)
+        return 0;
+    sqlite3_stmt *st = em_db_prepare(job->db, sql, err);
+    if (!st)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW && job->nlookup < MAX_LOOKUP_VALUES)
+        snprintf(job->lookup[job->nlookup++], sizeof job->lookup[0], "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* The column checked against a lookup table rather than a fixed domain. */
+static int is_lookup_column(const import_job *job, const em_column *col) {
+    return job->nlookup > 0 &&
+           (strcmp(col->name, "category") == 0 ||
+            (strcmp(col->name, "type") == 0 && strcmp(job->layer->name, "corridors") == 0));
+}
+
+static int lookup_known(const import_job *job, const char *value) {
+    for (int i = 0; i < job->nlookup; i++)
+        if (strcmp(job->lookup[i], value) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---------- SQL ---------- */
+
+static int prepare_statements(import_job *job, em_error *err) {
+    const em_layer *layer = job->layer;
+    int spatial = em_layer_is_spatial(layer);
+    /* Table and column names come from the compiled-in layer list, never from input. */
+    char sql[4096];
+    size_t used = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s (", layer->table);
+    for (size_t c = 0; c < layer->ncolumns; c++)
+        used += (size_t)snprintf(sql + used, sizeof sql - used, "%s%s", c ? ", " : "",
+                                 layer->columns[c].name);
+    if (spatial)
+        used += (size_t)snprintf(sql + used, sizeof sql - used, ", extra, geom");
+    used += (size_t)snprintf(sql + used, sizeof sql - used, ") VALUES (");
+    for (size_t c = 0; c < layer->ncolumns; c++)
+        used += (size_t)snprintf(sql + used, sizeof sql - used, "%s?", c ? ", " : "");
+    if (spatial)
+        used += (size_t)snprintf(sql + used, sizeof sql - used, ", ?, GeomFromWKB(?, 4326)");
+    snprintf(sql + used, sizeof sql - used, ")");
+    job->insert = em_db_prepare(job->db, sql, err);
+    if (!job->insert)
+        return -1;
+    if (spatial) {
+        job->valid_reason =
+            em_db_prepare(job->db, "SELECT ST_IsValidReason(GeomFromWKB(?, 4326))", err);
+        if (!job->valid_reason)
+            return -1;
+    } else {
+        job->estate_exists = em_db_prepare(job->db, "SELECT 1 FROM estates WHERE code = ?", err);
+        if (!job->estate_exists)
+            return -1;
+    }
+    if (job->opt->replace) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s", layer->table);
+        if (em_db_exec(job->db, sql, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------- geometry ---------- */
+
+typedef enum { WALK_OK, WALK_NOT_FINITE, WALK_OUT_OF_RANGE } walk_status;
+
+/* Visit every vertex: undo offsets, and check the result is a real lon/lat. */
+static walk_status walk_vertices(OGRGeometryH g, em_coords coords) {
+    int parts = OGR_G_GetGeometryCount(g);
+    if (parts > 0) {
+        for (int i = 0; i < parts; i++) {
+            walk_status s = walk_vertices(OGR_G_GetGeometryRef(g, i), coords);
+            if (s != WALK_OK)
+                return s;
+        }
+        return WALK_OK;
+    }
+    int n = OGR_G_GetPointCount(g);
+    for (int i = 0; i < n; i++) {
+        double x = OGR_G_GetX(g, i), y = OGR_G_GetY(g, i);
+        if (!isfinite(x) || !isfinite(y))
+            return WALK_NOT_FINITE;
+        if (x < -180 || x > 180 || y < -90 || y > 90)
+            return WALK_OUT_OF_RANGE;
+        if (coords != EM_COORDS_WGS84) {
+            em_coords_to_wgs84(coords, &x, &y);
+            OGR_G_SetPoint_2D(g, i, x, y);
+        }
+    }
+    return WALK_OK;
+}
+
+/* Polygonal parts of g as one MultiPolygon (MakeValid may add stray lines or points). */
+static OGRGeometryH polygonal_parts(OGRGeometryH g) {
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon || t == wkbMultiPolygon)
+        return OGR_G_ForceToMultiPolygon(OGR_G_Clone(g));
+    OGRGeometryH multi = OGR_G_CreateGeometry(wkbMultiPolygon);
+    if (t == wkbGeometryCollection) {
+        for (int i = 0; i < OGR_G_GetGeometryCount(g); i++) {
+            OGRGeometryH part = polygonal_parts(OGR_G_GetGeometryRef(g, i));
+            for (int j = 0; j < OGR_G_GetGeometryCount(part); j++)
+                OGR_G_AddGeometry(multi, OGR_G_GetGeometryRef(part, j));
+            OGR_G_DestroyGeometry(part);
+        }
+    }
+    return multi;
+}
+
+static void validity_reason(import_job *job, OGRGeometryH g, char *out, size_t outlen) {
+    int size = OGR_G_WkbSize(g);
+    unsigned char *wkb = malloc((size_t)size);
+    snprintf(out, outlen, "invalid geometry");
+    if (!wkb)
+        return;
+    OGR_G_ExportToWkb(g, wkbNDR, wkb);
+    sqlite3_bind_blob(job->valid_reason, 1, wkb, size, SQLITE_TRANSIENT);
+    if (sqlite3_step(job->valid_reason) == SQLITE_ROW && sqlite3_column_text(job->valid_reason, 0))
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(job->valid_reason, 0));
+    sqlite3_reset(job->valid_reason);
+    free(wkb);
+}
+
+/* Bring g to the layer's geometry kind. Takes ownership of g; returns the geometry to
+ * store, or NULL with a reason. Sets *repaired when the geometry was made valid. */
+static OGRGeometryH normalise_geometry(import_job *job, OGRGeometryH g, int *repaired, char *why,
+                                       size_t whylen) {
+    *repaired = 0;
+    OGR_G_FlattenTo2D(g);
+    if (job->to_lonlat && OGR_G_Transform(g, job->to_lonlat) != OGRERR_NONE) {
+        snprintf(why, whylen, "cannot transform to lon/lat (coordinates outside the CRS's area?)");
+        OGR_G_DestroyGeometry(g);
+        return NULL;
+    }
+    walk_status ws = walk_vertices(g, job->opt->coords);
+    if (ws != WALK_OK) {
+        snprintf(why, whylen,
+                 ws == WALK_NOT_FINITE
+                     ? "coordinates are not finite numbers"
+                     : "coordinates are not lon/lat (out of range); if the file has no CRS, "
+                       "give one with --crs EPSG:NNNN");
+        OGR_G_DestroyGeometry(g);
+        return NULL;
+    }
+    if (OGR_G_IsEmpty(g)) {
+        snprintf(why, whylen, "empty geometry");
+        OGR_G_DestroyGeometry(g);
+        return NULL;
+    }
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    const char *tname = OGRGeometryTypeToName(t);
+    OGRGeometryH out = NULL;
+    switch (job->layer->geom) {
+    case EM_GEOM_POINT:
+        if (t == wkbPoint)
+            out = g;
+        else if (t == wkbMultiPoint && OGR_G_GetGeometryCount(g) == 1)
+            out = OGR_G_Clone(OGR_G_GetGeometryRef(g, 0));
+        break;
+    case EM_GEOM_POLYGON:
+    case EM_GEOM_MULTIPOLYGON:
+        if (t == wkbPolygon || t == wkbMultiPolygon) {
+            out = OGR_G_ForceToMultiPolygon(g); /* consumes g */
+            g = NULL;
+        }
+        break;
+    case EM_GEOM_LINEAL_OR_POLYGONAL:
+        if (t == wkbLineString || t == wkbMultiLineString)
+            out = OGR_G_ForceToMultiLineString(g);
+        else if (t == wkbPolygon || t == wkbMultiPolygon)
+            out = OGR_G_ForceToMultiPolygon(g);
+        else
+            break;
+        g = NULL;
+        break;
+    case EM_GEOM_NONE:
+        break;
+    }
+    if (g && out != g)
+        OGR_G_DestroyGeometry(g);
+    if (!out) {
+        snprintf(why, whylen, "%s geometry does not fit the %s layer", tname, job->layer->name);
+        return NULL;
+    }
+    OGRwkbGeometryType ot = wkbFlatten(OGR_G_GetGeometryType(out));
+    if (ot == wkbMultiPolygon && !OGR_G_IsValid(out)) {
+        char reason[256];
+        validity_reason(job, out, reason, sizeof reason);
+        OGRGeometryH fixed_any = OGR_G_MakeValid(out);
+        OGRGeometryH fixed = fixed_any ? polygonal_parts(fixed_any) : NULL;
+        if (fixed_any)
+            OGR_G_DestroyGeometry(fixed_any);
+        OGR_G_DestroyGeometry(out);
+        if (!fixed || OGR_G_IsEmpty(fixed) || !OGR_G_IsValid(fixed) || OGR_G_Area(fixed) <= 0) {
+            if (fixed)
+                OGR_G_DestroyGeometry(fixed);
+            snprintf(why, whylen, "invalid polygon that cannot be repaired (%s)", reason);
+            return NULL;
+        }
+        snprintf(why, whylen, "%s", reason);
+        *repaired = 1;
+        out = fixed;
+    }
+    if (ot == wkbMultiLineString && OGR_G_Length(out) <= 0) {
+        snprintf(why, whylen, "line of zero length");
+        OGR_G_DestroyGeometry(out);
+        return NULL;
+    }
+    if (job->layer->geom == EM_GEOM_POLYGON) {
+        if (OGR_G_GetGeometryCount(out) != 1) {
+            snprintf(why, whylen, "%d separate parts; %s cells must be single polygons",
+                     OGR_G_GetGeometryCount(out), job->layer->name);
+            OGR_G_DestroyGeometry(out);
+            return NULL;
+        }
+        OGRGeometryH single = OGR_G_Clone(OGR_G_GetGeometryRef(out, 0));
+        OGR_G_DestroyGeometry(out);
+        out = single;
+    }
+    return out;
+}
+
+/* ---------- features ---------- */
+
+static void describe_feature(import_job *job, OGRFeatureH f, long index, char *out, size_t outlen) {
+    int written = snprintf(out, outlen, "feature %ld", index);
+    if (job->key_column >= 0 && written > 0 && (size_t)written < outlen) {
+        int src = job->column_source[job->key_column];
+        const char *fixed = job->column_fixed[job->key_column];
+        const char *key = fixed ? fixed
+                          : (src >= 0 && OGR_F_IsFieldSetAndNotNull(f, src))
+                              ? OGR_F_GetFieldAsString(f, src)
+                              : NULL;
+        if (key && *key)
+            snprintf(out + written, outlen - (size_t)written, " (%s=%s)", job->layer->key, key);
+    }
+}
+
+static void note(import_job *job, const char *kind, const char *who, const char *why) {
+    if (!job->opt->log)
+        return;
+    long n = strcmp(kind, "rejected") == 0 ? job->result->rejected : job->result->repaired;
+    if (n <= MAX_LISTED_REJECTIONS)
+        fprintf(job->opt->log, "%s%s %s: %s\n", job->opt->progress ? "\r\033[K" : "", kind, who,
+                why);
+    else if (n == MAX_LISTED_REJECTIONS + 1)
+        fprintf(job->opt->log, "(further %s features are counted, not listed)\n", kind);
+}
+
+static char *extra_json(import_job *job, OGRFeatureH f) {
+    json_object *obj = NULL;
+    OGRFeatureDefnH defn = OGR_F_GetDefnRef(f);
+    for (int i = 0; i < job->nfields; i++) {
+        if (!job->field_is_extra[i] || !OGR_F_IsFieldSetAndNotNull(f, i))
+            continue;
+        OGRFieldDefnH fd = OGR_FD_GetFieldDefn(defn, i);
+        json_object *value;
+        switch (OGR_Fld_GetType(fd)) {
+        case OFTInteger:
+        case OFTInteger64:
+            value = json_object_new_int64(OGR_F_GetFieldAsInteger64(f, i));
+            break;
+        case OFTReal:
+            value = json_object_new_double(OGR_F_GetFieldAsDouble(f, i));
+            break;
+        default:
+            value = json_object_new_string(OGR_F_GetFieldAsString(f, i));
+        }
+        if (!obj)
+            obj = json_object_new_object();
+        json_object_object_add(obj, OGR_Fld_GetNameRef(fd), value);
+    }
+    if (!obj)
+        return NULL;
+    char *text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(obj);
+    return text;
+}
+
+/* Bind the layer's columns; returns 0, or -1 with a reason. */
+static int bind_columns(import_job *job, OGRFeatureH f, char *why, size_t whylen) {
+    for (size_t c = 0; c < job->layer->ncolumns; c++) {
+        const em_column *col = &job->layer->columns[c];
+        int src = job->column_source[c];
+        const char *raw = job->column_fixed[c];
+        if (!raw && src >= 0 && OGR_F_IsFieldSetAndNotNull(f, src))
+            raw = OGR_F_GetFieldAsString(f, src);
+        if (is_lookup_column(job, col) && raw && *raw) {
+            const char *canonical = em_category_canonical(raw);
+            if (!lookup_known(job, canonical)) {
+                snprintf(why, whylen, "%s: '%s' is not a known %s", col->name, raw,
+                         strcmp(col->name, "category") == 0 ? "violation category"
+                                                            : "corridor type");
+                return -1;
+            }
+            raw = canonical;
+        }
+        if (em_field_bind(job->insert, (int)c + 1, col, raw, why, whylen) < 0)
+            return -1;
+        if (col->required && (!raw || !*raw)) {
+            snprintf(why, whylen, "%s is required but empty", col->name);
+            return -1;
+        }
+        if (job->estate_exists && strcmp(col->name, "estate_code") == 0) {
+            sqlite3_bind_text(job->estate_exists, 1, raw, -1, SQLITE_TRANSIENT);
+            int found = sqlite3_step(job->estate_exists) == SQLITE_ROW;
+            sqlite3_reset(job->estate_exists);
+            if (!found) {
+                snprintf(why, whylen, "no estate with code '%s'", raw);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void explain_constraint(import_job *job, char *why, size_t whylen) {
+    const char *msg = sqlite3_errmsg(job->db->sql);
+    int code = sqlite3_extended_errcode(job->db->sql);
+    if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+        snprintf(why, whylen, "duplicate key, already in the layer or earlier in the file (%s)",
+                 msg);
+    else if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
+        snprintf(why, whylen, "refers to an unknown lookup value (%s)", msg);
+    else
+        snprintf(why, whylen, "%s", msg);
+}
+
+/* Imports one feature. Returns 1 imported, 0 rejected, -1 on a database failure. */
+static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *err) {
+    char why[512] = "", who[256];
+    int repaired = 0;
+    unsigned char *wkb = NULL;
+    int wkb_size = 0;
+    sqlite3_reset(job->insert);
+    sqlite3_clear_bindings(job->insert);
+    describe_feature(job, f, index, who, sizeof who);
+
+    if (em_layer_is_spatial(job->layer)) {
+        OGRGeometryH g = OGR_F_StealGeometry(f);
+        if (!g) {
+            job->result->rejected++;
+            note(job, "rejected", who, "no geometry");
+            return 0;
+        }
+        OGRGeometryH out = normalise_geometry(job, g, &repaired, why, sizeof why);
+        if (!out) {
+            job->result->rejected++;
+            note(job, "rejected", who, why);
+            return 0;
+        }
+        wkb_size = OGR_G_WkbSize(out);
+        wkb = malloc((size_t)wkb_size);
+        if (!wkb) {
+            OGR_G_DestroyGeometry(out);
+            return em_fail(err, EM_ERR_RUNTIME, "out of memory");
+        }
+        OGR_G_ExportToWkb(out, wkbNDR, wkb);
+        OGR_G_DestroyGeometry(out);
+    }
+    char repair_note[512];
+    snprintf(repair_note, sizeof repair_note, "%s", why);
+    if (bind_columns(job, f, why, sizeof why) < 0) {
+        free(wkb);
+        job->result->rejected++;
+        note(job, "rejected", who, why);
+        return 0;
+    }
+    int n = (int)job->layer->ncolumns;
+    char *extra = NULL;
+    if (em_layer_is_spatial(job->layer)) {
+        extra = extra_json(job, f);
+        sqlite3_bind_text(job->insert, n + 1, extra, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(job->insert, n + 2, wkb, wkb_size, SQLITE_TRANSIENT);
+    }
+    int rc = sqlite3_step(job->insert);
+    free(wkb);
+    free(extra);
+    if (rc == SQLITE_DONE) {
+        if (repaired) {
+            job->result->repaired++;
+            note(job, "repaired", who, repair_note);
+        }
+        return 1;
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        explain_constraint(job, why, sizeof why);
+        job->result->rejected++;
+        note(job, "rejected", who, why);
+        return 0;
+    }
+    return em_fail(err, EM_ERR_RUNTIME, "writing %s: %s", who, sqlite3_errmsg(job->db->sql));
+}
+
+static void draw_progress(const import_job *job, long done, long total) {
+    if (!job->opt->progress || !job->opt->log || total <= 0)
+        return;
+    int width = 40, filled = (int)(width * done / total);
+    fprintf(job->opt->log, "\r[%.*s%*s] %3ld%% %ld/%ld", filled,
+            "########################################", width - filled, "", 100 * done / total,
+            done, total);
+    fflush(job->opt->log);
+}
+
+static void job_free(import_job *job) {
+    sqlite3_finalize(job->insert);
+    sqlite3_finalize(job->valid_reason);
+    sqlite3_finalize(job->estate_exists);
+    if (job->to_lonlat)
+        OCTDestroyCoordinateTransformation(job->to_lonlat);
+    if (job->source_srs)
+        OSRDestroySpatialReference(job->source_srs);
+    if (job->dataset)
+        GDALClose(job->dataset);
+    free(job->column_source);
+    free(job->column_fixed);
+    free(job->field_is_extra);
+}
+
+int em_import_parse_pair(char *text, em_import_pair *pair) {
+    char *eq = strchr(text, '=');
+    if (!eq || eq == text)
+        return -1;
+    *eq = '\0';
+    pair->source = text;
+    pair->column = eq + 1;
+    return 0;
+}
+
+int em_import(em_db *db, const em_import_options *opt, em_import_result *result, em_error *err) {
+    memset(result, 0, sizeof *result);
+    import_job job = {.opt = opt, .db = db, .result = result};
+    job.layer = em_layer_find(opt->layer);
+    if (!job.layer)
+        return em_fail(err, EM_ERR_USAGE, "unknown layer '%s' (one of: %s)", opt->layer,
+                       em_layer_names());
+    GDALAllRegister();
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int rc = -1;
+    if (open_source(&job, err) < 0 || setup_transform(&job, err) < 0 || plan_fields(&job, err) < 0)
+        goto done;
+    if (em_db_begin(db, err) < 0)
+        goto done;
+    if (load_lookup(&job, err) < 0 || prepare_statements(&job, err) < 0)
+        goto rollback;
+
+    long total = OGR_L_GetFeatureCount(job.source, 0);
+    long step = total > 100 ? total / 100 : 1;
+    OGRFeatureH f;
+    OGR_L_ResetReading(job.source);
+    CPLErrorReset();
+    while ((f = OGR_L_GetNextFeature(job.source)) != NULL) {
+        result->read++;
+        int imported = import_feature(&job, f, result->read, err);
+        OGR_F_Destroy(f);
+        if (imported < 0)
+            goto rollback;
+        result->imported += imported;
+        if (result->read % step == 0)
+            draw_progress(&job, result->read, total);
+    }
+    if (CPLGetLastErrorType() >= CE_Failure) {
+        em_fail(err, EM_ERR_INPUT, "%s: reading stopped after %ld features: %s", opt->path,
+                result->read, CPLGetLastErrorMsg());
+        goto rollback;
+    }
+    if (opt->progress && opt->log && total > 0)
+        fprintf(opt->log, "\r\033[K");
+    if (result->rejected > 0 && !opt->skip_invalid) {
+        em_fail(err, EM_ERR_INPUT,
+                "%s: %ld of %ld features rejected; nothing was imported (fix them, or pass "
+                "--skip-invalid to import the rest)",
+                opt->path, result->rejected, result->read);
+        goto rollback;
+    }
+    if (em_layer_is_spatial(job.layer) && em_links_update(db, err) < 0)
+        goto rollback;
+    if (em_db_commit(db, err) < 0)
+        goto rollback;
+    rc = 0;
+    goto done;
+rollback:
+    em_db_rollback(db);
+    result->imported = 0;
+done:
+    job_free(&job);
+    CPLPopErrorHandler();
+    return rc;
+}
