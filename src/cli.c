@@ -1,5 +1,5 @@
 #include "cli.h"
-#include "check.h"
+#include "dbcheck.h"
 #include "db.h"
 #include "demo.h"
 #include "import.h"

@@ -90,6 +90,13 @@ em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_erro
         em_db_close(db);
         return NULL;
     }
+    if (version > EM_SCHEMA_VERSION) {
+        em_fail(err, EM_ERR_RUNTIME,
+                "%s has schema version %d, newer than this build's %d; upgrade estatemap", path,
+                version, EM_SCHEMA_VERSION);
+        em_db_close(db);
+        return NULL;
+    }
     int target = schema_version > 0 ? schema_version : EM_SCHEMA_VERSION;
     if (mode == EM_DB_READONLY) {
         if (version != EM_SCHEMA_VERSION) {

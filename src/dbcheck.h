@@ -1,7 +1,7 @@
-/* check.h -- a health report of the database: per-layer counts, invalid geometry,
+/* dbcheck.h -- a health report of the database: per-layer counts, invalid geometry,
  * SRIDs, spatial index consistency, orphans, and SQLite's integrity_check. */
-#ifndef ESTATEMAP_CHECK_H
-#define ESTATEMAP_CHECK_H
+#ifndef ESTATEMAP_DBCHECK_H
+#define ESTATEMAP_DBCHECK_H
 
 #include "db.h"
 #include "errors.h"

@@ -1,4 +1,4 @@
-#include "check.h"
+#include "dbcheck.h"
 #include "layers.h"
 
 #include <json-c/json.h>
