@@ -13,6 +13,7 @@ int em_cli_init(int argc, char **argv);
 int em_cli_import(int argc, char **argv);
 int em_cli_check(int argc, char **argv);
 int em_cli_demo(int argc, char **argv);
+int em_cli_analyze(int argc, char **argv);
 
 /* Print "estatemap CMD: message" and return the exit code for the error's kind. */
 int em_cli_report(const char *command, const em_error *err);

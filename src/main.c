@@ -17,6 +17,7 @@ static const subcommand subcommands[] = {
     {"import", em_cli_import, "import a Shapefile, GeoJSON, GeoPackage, CSV or KML into a layer"},
     {"demo", em_cli_demo, "build the Minhang demo database from geodata/"},
     {"check", em_cli_check, "report counts, invalid geometry, orphans and file integrity"},
+    {"analyze", em_cli_analyze, "the programme's analyses: corridors, density, eligibility, ..."},
 };
 
 static void print_help(FILE *out) {
