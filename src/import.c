@@ -548,6 +548,20 @@ static char *extra_json(import_job *job, OGRFeatureH f) {
     return text;
 }
 
+/* The value of an empty column with a fallback. A violation with a resolution time
+ * but no status is resolved; anything else takes the column's fallback. */
+static const char *implied_value(import_job *job, OGRFeatureH f, const em_column *col) {
+    if (strcmp(job->layer->name, "violations") == 0 && strcmp(col->name, "status") == 0) {
+        const em_column *resolved = em_layer_column(job->layer, "resolved_at");
+        int c = (int)(resolved - job->layer->columns);
+        int src = job->column_source[c];
+        if (job->column_fixed[c] ||
+            (src >= 0 && OGR_F_IsFieldSetAndNotNull(f, src) && *OGR_F_GetFieldAsString(f, src)))
+            return "resolved";
+    }
+    return col->fallback;
+}
+
 /* Bind the layer's columns; returns 0, or -1 with a reason. */
 static int bind_columns(import_job *job, OGRFeatureH f, char *why, size_t whylen) {
     for (size_t c = 0; c < job->layer->ncolumns; c++) {
@@ -556,6 +570,8 @@ static int bind_columns(import_job *job, OGRFeatureH f, char *why, size_t whylen
         const char *raw = job->column_fixed[c];
         if (!raw && src >= 0 && OGR_F_IsFieldSetAndNotNull(f, src))
             raw = OGR_F_GetFieldAsString(f, src);
+        if ((!raw || !*raw) && col->fallback)
+            raw = implied_value(job, f, col);
         if (is_lookup_column(job, col) && raw && *raw) {
             const char *canonical = em_category_canonical(raw);
             if (!lookup_known(job, canonical)) {

@@ -34,8 +34,10 @@ typedef struct {
     /* Other names the column goes by in source files (Chinese headers, DBF short names),
      * "|"-separated, matched case-insensitively. */
     const char *aliases;
-    /* Derived by estatemap after every import (links): never taken from the file. */
+    /* Derived by estatemap after every import (links): recomputed from location. */
     int derived;
+    /* Value stored when the source has none, or NULL. */
+    const char *fallback;
 } em_column;
 
 typedef struct {
