@@ -35,6 +35,8 @@ typedef struct {
     sqlite3_stmt *insert;
     sqlite3_stmt *valid_reason;
     sqlite3_stmt *estate_exists;
+    long long first_new_id;             /* ids from here on are this import's rows */
+    char *deferred_ddl;                 /* CREATE INDEX statements to run after loading */
     char lookup[MAX_LOOKUP_VALUES][64]; /* known categories or corridor types */
     int nlookup;
     em_import_result *result;
@@ -267,6 +269,53 @@ static int lookup_known(const import_job *job, const char *value) {
 
 /* ---------- SQL ---------- */
 
+/* Row-by-row upkeep that a bulk load can do once at the end instead: the layer's
+ * secondary indexes (built sorted, when the table starts empty), our version-bump
+ * insert trigger (one bump per import), and SpatiaLite's insert triggers, which
+ * re-check what the importer has already checked and which CreateSpatialIndex()
+ * restores. The DDL to restore comes from our own schema (sqlite_master). */
+static int defer_upkeep(import_job *job, em_error *err) {
+    sqlite3_stmt *st = em_db_prepare(
+        job->db,
+        "SELECT group_concat(sql, ';'), group_concat('DROP ' || type || ' \"' || name || '\"', "
+        "';') FROM sqlite_master WHERE tbl_name = ?1 AND sql IS NOT NULL AND ((type = 'index' "
+        "AND ?2) OR (type = 'trigger' AND name = ?1 || '_bump_ins'))",
+        err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, job->layer->table, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, job->first_new_id == 1);
+    char *drops = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        job->deferred_ddl = strdup((const char *)sqlite3_column_text(st, 0));
+        drops = strdup((const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    int rc = drops ? em_db_exec(job->db, drops, err) : 0;
+    free(drops);
+    if (rc == 0) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "DROP TRIGGER IF EXISTS ggi_%s_geom; DROP TRIGGER IF EXISTS tmi_%s_geom",
+                 job->layer->table, job->layer->table);
+        rc = em_db_exec(job->db, sql, err);
+    }
+    return rc;
+}
+
+static int restore_upkeep(import_job *job, em_error *err) {
+    if (job->deferred_ddl && em_db_exec(job->db, job->deferred_ddl, err) < 0)
+        return -1;
+    sqlite3_stmt *st = em_db_prepare(
+        job->db, "UPDATE layer_versions SET version = version + 1 WHERE layer = ?", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, job->layer->table, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc == 0 ? 0 : em_fail(err, EM_ERR_RUNTIME, "%s", sqlite3_errmsg(job->db->sql));
+}
+
 static int prepare_statements(import_job *job, em_error *err) {
     const em_layer *layer = job->layer;
     int spatial = em_layer_is_spatial(layer);
@@ -302,6 +351,16 @@ static int prepare_statements(import_job *job, em_error *err) {
         if (em_db_exec(job->db, sql, err) < 0)
             return -1;
     }
+    if (spatial) {
+        snprintf(sql, sizeof sql, "SELECT coalesce(max(id), 0) + 1 FROM %s", layer->table);
+        sqlite3_stmt *st = em_db_prepare(job->db, sql, err);
+        if (!st)
+            return -1;
+        job->first_new_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
+        sqlite3_finalize(st);
+    }
+    if (spatial && defer_upkeep(job, err) < 0)
+        return -1;
     if (spatial) {
         /* SpatiaLite keeps the R*Tree current with a per-row trigger that prepares a
          * statement on every call; dropping the index for the import and building it
@@ -695,6 +754,7 @@ static void draw_progress(const import_job *job, long done, long total) {
 }
 
 static void job_free(import_job *job) {
+    free(job->deferred_ddl);
     sqlite3_finalize(job->insert);
     sqlite3_finalize(job->valid_reason);
     sqlite3_finalize(job->estate_exists);
@@ -731,6 +791,9 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
     int rc = -1;
     if (open_source(&job, err) < 0 || setup_transform(&job, err) < 0 || plan_fields(&job, err) < 0)
         goto done;
+    /* A big cache keeps the whole import's dirty pages in memory, so each page is
+     * written to the WAL once, at commit, instead of being spilled and rewritten. */
+    em_db_exec(db, "PRAGMA cache_size = -262144", NULL);
     if (em_db_begin(db, err) < 0)
         goto done;
     if (load_lookup(&job, err) < 0 || prepare_statements(&job, err) < 0)
@@ -766,7 +829,8 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
         goto rollback;
     }
     if (em_layer_is_spatial(job.layer) &&
-        (rebuild_spatial_index(&job, err) < 0 || em_links_update(db, err) < 0))
+        (restore_upkeep(&job, err) < 0 || rebuild_spatial_index(&job, err) < 0 ||
+         em_links_after_write(db, job.layer->name, job.first_new_id, err) < 0))
         goto rollback;
     if (em_db_commit(db, err) < 0)
         goto rollback;
@@ -776,6 +840,7 @@ rollback:
     em_db_rollback(db);
     result->imported = 0;
 done:
+    em_db_exec(db, "PRAGMA cache_size = -2000", NULL);
     job_free(&job);
     CPLPopErrorHandler();
     return rc;

@@ -1,53 +1,76 @@
 #include "links.h"
 
-/* Each lookup goes through the layer's R*Tree (idx_<table>_geom) to a handful of
- * candidates before the exact GEOS test, so a full recompute over the demo's 30,000
- * violations takes a second, not minutes. An estate keeps the town code it was given
- * when no town holds it (check reports it as an orphan). */
-static const char *const estate_town_sql =
-    "UPDATE estates SET town_code = coalesce(("
-    " SELECT t.code FROM towns t WHERE t.id IN ("
-    "  SELECT pkid FROM idx_towns_geom WHERE xmin <= MbrMaxX(estates.geom)"
-    "  AND xmax >= MbrMinX(estates.geom) AND ymin <= MbrMaxY(estates.geom)"
-    "  AND ymax >= MbrMinY(estates.geom))"
-    " AND ST_Contains(t.geom, ST_PointOnSurface(estates.geom)) ORDER BY t.code LIMIT 1),"
-    " town_code)";
+#include <string.h>
 
-#define POINT_IN_LAYER(table, column)                                                              \
-    "(SELECT p." column " FROM " table " p WHERE p.id IN ("                                        \
-    " SELECT pkid FROM idx_" table "_geom WHERE xmin <= ST_X(violations.geom)"                     \
-    " AND xmax >= ST_X(violations.geom) AND ymin <= ST_Y(violations.geom)"                         \
-    " AND ymax >= ST_Y(violations.geom))"                                                          \
-    " AND ST_Intersects(p.geom, violations.geom) ORDER BY p.id LIMIT 1)"
+/* Each lookup goes through the layer's R*Tree (idx_<table>_geom) to a handful of
+ * candidates before the exact GEOS test. Updates write only the rows whose link
+ * changes: rewriting 30,000 unchanged rows would cost more than finding them. */
+
+#define ESTATE_TOWN                                                                                \
+    "coalesce((SELECT t.code FROM towns t WHERE t.id IN ("                                         \
+    " SELECT pkid FROM idx_towns_geom WHERE xmin <= MbrMaxX(e.geom)"                               \
+    " AND xmax >= MbrMinX(e.geom) AND ymin <= MbrMaxY(e.geom) AND ymax >= MbrMinY(e.geom))"        \
+    " AND ST_Contains(t.geom, ST_PointOnSurface(e.geom)) ORDER BY t.code LIMIT 1), e.town_code)"
+
+/* An estate keeps the town code it was given when no town holds it (check reports it). */
+static const char *const estate_town_sql =
+    "UPDATE estates SET town_code = c.town FROM ("
+    " SELECT e.id, " ESTATE_TOWN " AS town FROM estates e WHERE e.id >= ?) AS c"
+    " WHERE estates.id = c.id AND estates.town_code IS NOT c.town";
 
 /* A point on a shared boundary belongs to the lowest id: a stable, documented choice. */
-static const char *const violation_links_sql =
-    "UPDATE violations SET estate_code = " POINT_IN_LAYER(
-        "estates", "code") ","
-                           " grid_code = " POINT_IN_LAYER("grid", "code");
+#define POINT_IN(table, column)                                                                    \
+    "(SELECT p." column " FROM " table " p WHERE p.id IN ("                                        \
+    " SELECT pkid FROM idx_" table "_geom WHERE xmin <= ST_X(v.geom)"                              \
+    " AND xmax >= ST_X(v.geom) AND ymin <= ST_Y(v.geom) AND ymax >= ST_Y(v.geom))"                 \
+    " AND ST_Intersects(p.geom, v.geom) ORDER BY p.id LIMIT 1)"
 
-static const char *const one_violation_links_sql =
-    "UPDATE violations SET estate_code = " POINT_IN_LAYER(
-        "estates", "code") ","
-                           " grid_code = " POINT_IN_LAYER("grid", "code") " WHERE id = ?";
+static const char *const violation_estate_sql =
+    "UPDATE violations SET estate_code = c.link FROM ("
+    " SELECT v.id, " POINT_IN(
+        "estates", "code") " AS link FROM violations v WHERE v.id >= ?) AS c"
+                           " WHERE violations.id = c.id AND violations.estate_code IS NOT c.link";
 
-int em_links_update(em_db *db, em_error *err) {
-    if (em_db_exec(db, estate_town_sql, err) < 0 || em_db_exec(db, violation_links_sql, err) < 0) {
-        em_error_prefix(err, "updating derived links: ");
-        return -1;
-    }
-    return 0;
-}
+static const char *const violation_grid_sql =
+    "UPDATE violations SET grid_code = c.link FROM ("
+    " SELECT v.id, " POINT_IN(
+        "grid", "code") " AS link FROM violations v WHERE v.id >= ?) AS c"
+                        " WHERE violations.id = c.id AND violations.grid_code IS NOT c.link";
 
-int em_links_update_violation(em_db *db, long long violation_id, em_error *err) {
-    sqlite3_stmt *st = em_db_prepare(db, one_violation_links_sql, err);
+static int run_from(em_db *db, const char *sql, long long first_id, em_error *err) {
+    sqlite3_stmt *st = em_db_prepare(db, sql, err);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, violation_id);
+    sqlite3_bind_int64(st, 1, first_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return em_fail(err, EM_ERR_RUNTIME, "updating links of violation %lld: %s", violation_id,
-                       sqlite3_errmsg(db->sql));
+        return em_fail(err, EM_ERR_RUNTIME, "updating derived links: %s", sqlite3_errmsg(db->sql));
+    return 0;
+}
+
+int em_links_after_write(em_db *db, const char *layer, long long first_new_id, em_error *err) {
+    if (strcmp(layer, "towns") == 0)
+        return run_from(db, estate_town_sql, 0, err);
+    if (strcmp(layer, "estates") == 0)
+        return run_from(db, estate_town_sql, first_new_id, err) < 0 ||
+                       run_from(db, violation_estate_sql, 0, err) < 0
+                   ? -1
+                   : 0;
+    if (strcmp(layer, "grid") == 0)
+        return run_from(db, violation_grid_sql, 0, err);
+    if (strcmp(layer, "violations") == 0)
+        return run_from(db, violation_estate_sql, first_new_id, err) < 0 ||
+                       run_from(db, violation_grid_sql, first_new_id, err) < 0
+                   ? -1
+                   : 0;
+    return 0; /* corridors and zones link to nothing */
+}
+
+int em_links_update_all(em_db *db, em_error *err) {
+    if (run_from(db, estate_town_sql, 0, err) < 0 ||
+        run_from(db, violation_estate_sql, 0, err) < 0 ||
+        run_from(db, violation_grid_sql, 0, err) < 0)
+        return -1;
     return 0;
 }

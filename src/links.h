@@ -10,9 +10,12 @@
 #include "db.h"
 #include "errors.h"
 
-/* Recompute every link. Call inside the caller's transaction. */
-int em_links_update(em_db *db, em_error *err);
-/* Recompute the links of one violation (after an HTTP write). */
-int em_links_update_violation(em_db *db, long long violation_id, em_error *err);
+/* Recompute the links that a write to `layer` can change, where that layer's rows
+ * with id >= first_new_id are the new ones: new violations get their links; new
+ * estates their town; and every violation is re-linked when estates or grid cells
+ * changed, every estate when towns did. Call inside the caller's transaction. */
+int em_links_after_write(em_db *db, const char *layer, long long first_new_id, em_error *err);
+/* Recompute every link (after edits made outside estatemap). */
+int em_links_update_all(em_db *db, em_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* estatemap -- a map server for Minhang's "Beautiful Homes" (美丽家园) programme.
  * This file only dispatches to the subcommands in cli*.c. */
 #include "cli.h"
+#include "cli_serve.h"
 #include "paths.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@ static const subcommand subcommands[] = {
     {"import", em_cli_import, "import a Shapefile, GeoJSON, GeoPackage, CSV or KML into a layer"},
     {"demo", em_cli_demo, "build the Minhang demo database from geodata/"},
     {"check", em_cli_check, "report counts, invalid geometry, orphans and file integrity"},
+    {"serve", em_cli_serve, "serve the web map, OGC API - Features, /healthz and /metrics"},
     {"analyze", em_cli_analyze, "the programme's analyses: corridors, density, eligibility, ..."},
 };
 

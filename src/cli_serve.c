@@ -1,0 +1,110 @@
+#include "cli_serve.h"
+
+#include "cli.h"
+#include "db.h"
+#include "server.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "usage: estatemap serve [--db FILE] [--listen [HOST:]PORT] [--threads N]\n"
+            "                       [--cors ORIGIN] [--access-log FILE]\n"
+            "\n"
+            "Serve the database over HTTP until SIGTERM or SIGINT (Ctrl-C):\n"
+            "  /                  the web map (from web/), with caching headers\n"
+            "  /ogc               OGC API - Features: /ogc/conformance, /ogc/api (OpenAPI 3.0),\n"
+            "                     /ogc/collections/{layer}/items[/{id}] for towns, estates, grid,\n"
+            "                     violations, corridors and zones\n"
+            "  /healthz           {\"status\":\"ok\", \"schema_version\", \"layers\": counts}\n"
+            "On SIGTERM the server stops accepting, finishes the requests in flight, closes\n"
+            "the database and exits 0.\n"
+            "\n"
+            "options:\n"
+            "  --db FILE           the database (else $ESTATEMAP_DB, else estatemap.sqlite);\n"
+            "                      each worker thread opens it read-only\n"
+            "  --listen ADDR       PORT or HOST:PORT to listen on, IPv4 only (default %s;\n"
+            "                      0.0.0.0:PORT listens on every interface)\n"
+            "  --threads N         worker threads, 1-%d (default %d); each serves one\n"
+            "                      connection at a time and keeps its own read connection\n"
+            "  --cors ORIGIN       send Access-Control-Allow-Origin: ORIGIN (\"*\" or\n"
+            "                      https://host[:port]) so a web page on another origin can\n"
+            "                      call the API; without it no CORS headers are sent\n"
+            "  --access-log FILE   append the access log (Common Log Format) to FILE instead\n"
+            "                      of standard error\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "exit codes: 0 stopped cleanly, 1 could not start (database, port in use),\n"
+            "2 usage error\n",
+            EM_SERVER_DEFAULT_LISTEN, EM_SERVER_MAX_THREADS, EM_SERVER_DEFAULT_THREADS);
+}
+
+int em_cli_serve(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"cors", required_argument, NULL, 'c'},
+        {"access-log", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    em_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    const char *db = NULL;
+    em_error err;
+    em_error_clear(&err);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'l': {
+            char host[64];
+            int port;
+            if (em_server_parse_listen(optarg, host, &port, &err) < 0)
+                return em_cli_usage("serve", "%s", err.message);
+            cfg.listen = optarg;
+            break;
+        }
+        case 't': {
+            char *end = NULL;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 1 || n > EM_SERVER_MAX_THREADS)
+                return em_cli_usage("serve", "--threads '%s': expected a number from 1 to %d",
+                                    optarg, EM_SERVER_MAX_THREADS);
+            cfg.threads = (int)n;
+            break;
+        }
+        case 'c':
+            if (em_server_check_origin(optarg, &err) < 0)
+                return em_cli_usage("serve", "%s", err.message);
+            cfg.cors_origin = optarg;
+            break;
+        case 'a':
+            if (!*optarg)
+                return em_cli_usage("serve", "--access-log needs a file name");
+            cfg.access_log = optarg;
+            break;
+        case 'h':
+            print_help(stdout);
+            return EM_EXIT_OK;
+        case ':':
+            return em_cli_usage("serve", "option %s needs a value", argv[optind - 1]);
+        default:
+            return em_cli_usage("serve", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return em_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    cfg.db_path = em_db_default_path(db);
+    if (em_server_run(&cfg, &err) < 0)
+        return em_cli_report("serve", &err);
+    return EM_EXIT_OK;
+}
