@@ -1,5 +1,11 @@
 #include "analysis.h"
+#include "corridors.h"
+#include "density.h"
+#include "eligibility.h"
 #include "fields.h"
+#include "hotspots.h"
+#include "progress.h"
+#include "tiers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +13,13 @@
 /* The registry: each analysis module exports its entry. */
 static const em_analysis *const registry[] = {
     /* spatial: corridors, density, hotspots */
+    &em_analysis_corridors,
+    &em_analysis_density,
+    &em_analysis_hotspots,
     /* programme rules: eligibility, tiers, progress */
+    &em_analysis_eligibility,
+    &em_analysis_tiers,
+    &em_analysis_progress,
     NULL,
 };
 
@@ -77,7 +89,8 @@ int em_params_real(const em_params *p, const char *key, double lo, double hi, do
     if (!v)
         return 0;
     double d;
-    if (em_parse_real(v, &d) < 0 || d < lo || d > hi)
+    /* "50%" is a rate in an imported file, but never a buffer or a band in metres */
+    if (strchr(v, '%') || em_parse_real(v, &d) < 0 || d < lo || d > hi)
         return em_fail(err, EM_ERR_USAGE, "%s: '%s' is not a number from %g to %g", key, v, lo, hi);
     *out = d;
     return 0;

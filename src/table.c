@@ -17,7 +17,7 @@ typedef struct {
 } cell;
 
 struct em_table {
-    const em_table_column *columns;
+    em_table_column *columns; /* our own copy: callers may build theirs per run */
     int ncolumns;
     cell *cells; /* rows * ncolumns */
     char **geometry;
@@ -45,7 +45,16 @@ em_table *em_table_new(const em_table_column *columns, int ncolumns) {
     em_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->columns = columns;
+    t->columns = calloc((size_t)ncolumns, sizeof *t->columns);
+    if (!t->columns) {
+        free(t);
+        return NULL;
+    }
+    for (int c = 0; c < ncolumns; c++) {
+        t->columns[c].name = strdup(columns[c].name);
+        t->columns[c].label_zh = columns[c].label_zh ? strdup(columns[c].label_zh) : NULL;
+        t->columns[c].decimals = columns[c].decimals;
+    }
     t->ncolumns = ncolumns;
     t->summary = json_object_new_object();
     return t;
@@ -66,6 +75,11 @@ void em_table_free(em_table *t) {
         cell_clear(&t->cells[i]);
     for (int r = 0; r < t->rows; r++)
         free(t->geometry[r]);
+    for (int c = 0; c < t->ncolumns; c++) {
+        free((char *)t->columns[c].name);
+        free((char *)t->columns[c].label_zh);
+    }
+    free(t->columns);
     free(t->cells);
     free(t->geometry);
     json_object_put(t->summary);
@@ -193,6 +207,7 @@ const char *em_label(const char *value, em_lang lang) {
         {"not_significant", "not significant", "不显著"},
         {"met", "met", "达标"},
         {"not_met", "not met", "未达标"},
+        {"pending", "pending", "未到期"},
         {"key_remediation", "key remediation area", "重点整治区域"},
         {"civilised_key", "civilised-district key area", "创全重点区域"},
     };
@@ -373,13 +388,18 @@ static json_object *cell_json(const cell *c) {
     return NULL;
 }
 
+static json_object *row_properties(const em_table *t, int r) {
+    json_object *props = json_object_new_object();
+    for (int c = 0; c < t->ncolumns; c++)
+        json_object_object_add(props, t->columns[c].name, cell_json(at(t, r, c)));
+    return props;
+}
+
 json_object *em_table_to_json(const em_table *t, em_format fmt, em_lang lang) {
     json_object *root = json_object_new_object();
     json_object *items = json_object_new_array();
     for (int r = 0; r < t->rows; r++) {
-        json_object *props = json_object_new_object();
-        for (int c = 0; c < t->ncolumns; c++)
-            json_object_object_add(props, t->columns[c].name, cell_json(at(t, r, c)));
+        json_object *props = row_properties(t, r);
         if (fmt == EM_FMT_GEOJSON) {
             json_object *feature = json_object_new_object();
             json_object_object_add(feature, "type", json_object_new_string("Feature"));
@@ -409,6 +429,21 @@ json_object *em_table_to_json(const em_table *t, em_format fmt, em_lang lang) {
     return root;
 }
 
+/* GeoJSON is written feature by feature, with each geometry's text copied as it came
+ * from SpatiaLite: parsing and re-serialising 40,000 grid cells would double the time. */
+static void write_geojson(const em_table *t, FILE *out) {
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    fputs("{\"type\":\"FeatureCollection\",\"features\":[", out);
+    for (int r = 0; r < t->rows; r++) {
+        json_object *props = row_properties(t, r);
+        fprintf(out, "%s{\"type\":\"Feature\",\"geometry\":%s,\"properties\":%s}", r ? "," : "",
+                t->geometry[r] ? t->geometry[r] : "null",
+                json_object_to_json_string_ext(props, flags));
+        json_object_put(props);
+    }
+    fprintf(out, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+}
+
 int em_table_write(const em_table *t, em_format fmt, em_lang lang, FILE *out) {
     switch (fmt) {
     case EM_FMT_TABLE:
@@ -417,8 +452,10 @@ int em_table_write(const em_table *t, em_format fmt, em_lang lang, FILE *out) {
     case EM_FMT_CSV:
         write_csv(t, lang, out);
         break;
-    case EM_FMT_JSON:
-    case EM_FMT_GEOJSON: {
+    case EM_FMT_GEOJSON:
+        write_geojson(t, out);
+        break;
+    case EM_FMT_JSON: {
         json_object *root = em_table_to_json(t, fmt, lang);
         fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                        JSON_C_TO_STRING_NOSLASHESCAPE),
