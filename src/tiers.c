@@ -7,8 +7,8 @@
  *     collection rate, then satisfaction (unknown last), then code;
  *   - the top ceil(demo_quota x in scope) eligible estates are 示范版, the next
  *     ceil(upgrade_quota x in scope) are 提升版, the rest 基础版.
- * With --require-committee, an eligible estate whose 业委会 is not operating also
- * stays at 基础版 (§五(一)3 lists "业委会未组建未有效运行" among the 基础版 cases).
+ * An eligible estate whose 业委会 is not operating also stays at 基础版: §五(一)3 lists
+ * "业委会未组建未有效运行" among the 基础版 cases (--require-committee false ranks it).
  * The quotas are checked on the tiers the towns have ASSIGNED (estates.tier): a town
  * meets 示范 when its assigned 示范版 >= demo_quota x in scope, and "needed" is how
  * many more it must assign. The district row adds up the towns: its "needed" is the
@@ -374,7 +374,7 @@ static const char *const allowed[] = {"as-of", "town", "by", "require-committee"
 static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
     char as_of[11];
     const char *town = NULL;
-    int require_committee = 0;
+    int require_committee = 1;
     if (em_params_check(params, allowed, err) < 0 || em_rules_as_of(params, as_of, err) < 0 ||
         em_params_bool(params, "require-committee", &require_committee, err) < 0 ||
         em_rules_town(db, params, &town, err) < 0)
@@ -527,8 +527,8 @@ const em_analysis em_analysis_tiers = {
     "  --town CODE          only this town (9-digit code); no district row then\n"
     "  --by town|estate     one row per town with its quotas (default), or one per estate\n"
     "                       in scope with its recommended and assigned tier\n"
-    "  --require-committee  also keep eligible estates whose 业委会 is not operating at\n"
-    "                       基础版 (§五(一)3 names 业委会未组建未有效运行 among its cases)\n"
+    "  --require-committee BOOL  keep eligible estates whose 业委会 is not operating at\n"
+    "                       基础版, as §五(一)3 does (default true; false ranks them too)\n"
     "\n"
     "Estates in scope are those built before scope_built_before (settings). An estate\n"
     "failing any prerequisite is 基础版. The eligible ones are ranked by priority score,\n"

@@ -654,7 +654,9 @@ def tiers(db, as_of, *args):
 
 
 def test_tier_recommendation_ranking(rules_db):
-    doc = tiers(rules_db, "2017-06-30", "--by", "estate", "--town", TOWN_B)
+    # the ranking itself, with the 业委会 gate off
+    doc = tiers(rules_db, "2017-06-30", "--by", "estate", "--town", TOWN_B,
+                "--require-committee", "false")
     t = by_code(doc)
     assert set(t) == {f"B{i:02d}" for i in range(1, 31)}  # B31, B32 out of scope
     # priority score first, then 业委会, fee collection, satisfaction
@@ -677,7 +679,7 @@ def test_tier_recommendation_ranking(rules_db):
 
 
 def test_quota_arithmetic_and_shortfall(rules_db):
-    doc = tiers(rules_db, "2017-06-30")
+    doc = tiers(rules_db, "2017-06-30", "--require-committee", "false")
     towns = by_code(doc, "town_code")
     b = towns[TOWN_B]
     assert b["in_scope"] == 30 and b["eligible"] == 10
@@ -728,8 +730,10 @@ def test_tiers_follow_the_date(rules_db):
 
 
 def test_require_committee(rules_db):
-    t = by_code(tiers(rules_db, "2017-06-30", "--by", "estate", "--town", TOWN_B,
-                      "--require-committee"))
+    # §五(一)3: an estate whose 业委会 is not operating can only be 基础版 -- the default
+    t = by_code(tiers(rules_db, "2017-06-30", "--by", "estate", "--town", TOWN_B))
+    assert t == by_code(tiers(rules_db, "2017-06-30", "--by", "estate", "--town", TOWN_B,
+                              "--require-committee"))
     # B05 (业委会 none) and B04 (formed) drop out; B01, B02, B03 lead
     assert t["B05"]["recommended_tier"] == "基础版" and "业委会" in t["B05"]["note"]
     assert t["B04"]["recommended_tier"] == "基础版"
