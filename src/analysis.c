@@ -41,6 +41,11 @@ const em_analysis *em_analysis_at(size_t i) {
     return i < em_analysis_count() ? registry[i] : NULL;
 }
 
+void em_params_bind_geometry(const em_params *p, sqlite3_stmt *st) {
+    if (sqlite3_bind_parameter_count(st) >= EM_GEOJSON_PARAM)
+        sqlite3_bind_int(st, EM_GEOJSON_PARAM, !p->without_geometry);
+}
+
 int em_params_add(em_params *p, const char *key, const char *value) {
     if (p->n >= EM_PARAMS_MAX)
         return -1;

@@ -17,7 +17,17 @@ typedef struct {
     int n;
     const char *key[EM_PARAMS_MAX];
     const char *value[EM_PARAMS_MAX];
+    /* Set by a front end whose output has no geometry (json, csv, table), so the
+     * analyses skip writing GeoJSON text for every row. */
+    int without_geometry;
 } em_params;
+
+/* The GeoJSON column of an analysis query, computed only when the output wants it.
+ * It uses a fixed, high parameter number so that it never collides with the
+ * statement's own numbered parameters (a named one would take number 1 here). */
+#define EM_GEOJSON_PARAM 60 /* written "CASE WHEN ?60 THEN AsGeoJSON(geom, 7) END" */
+/* Binds that parameter from the params (a statement without it is left alone). */
+void em_params_bind_geometry(const em_params *p, sqlite3_stmt *st);
 
 /* Adds a pair (pointers are kept, not copied); -1 when full. */
 int em_params_add(em_params *p, const char *key, const char *value);

@@ -88,6 +88,7 @@ int em_cli_analyze(int argc, char **argv) {
     if (fmt == EM_FMT_GEOJSON && !a->has_geometry)
         return em_cli_usage("analyze", "%s has no geometry; use --format json or csv", a->name);
 
+    params.without_geometry = fmt != EM_FMT_GEOJSON;
     em_error err = {0};
     em_db *db = em_db_open(em_db_default_path(db_opt), EM_DB_OPEN_EXISTING, 0, &err);
     if (!db)

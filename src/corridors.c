@@ -575,13 +575,15 @@ static em_table *run_corridors(em_db *db, const em_params *params, em_error *err
     json_object_set_userdata(em_table_summary(t), columns, free_column_block);
 
     st = em_db_prepare(db,
-                       "SELECT code, name, town_code, built_year, geom, AsGeoJSON(geom, 7)"
+                       "SELECT code, name, town_code, built_year, geom, CASE WHEN ?60 THEN "
+                       "AsGeoJSON(geom, 7) END"
                        " FROM estates WHERE (?1 IS NULL OR town_code = ?1)"
                        " AND (?2 IS NULL OR built_year < ?2) AND (?3 IS NULL OR tier = ?3)"
                        " AND (?4 IS NULL OR tier IS NULL) ORDER BY code",
                        err);
     if (!st)
         goto done;
+    em_params_bind_geometry(params, st);
     if (o.town)
         sqlite3_bind_text(st, 1, o.town, -1, SQLITE_STATIC);
     if (o.built_before)

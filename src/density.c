@@ -113,17 +113,19 @@ static double rate_per_ha(const unit *u) {
 /* ---------- loading units ---------- */
 
 /* Estates and grid cells, each with its count of linked reports. */
-static int load_linked_units(em_db *db, unit_kind by, const char *town,
+static int load_linked_units(em_db *db, const em_params *params, unit_kind by, const char *town,
                              const em_violation_filter *f, em_metric *m, unit_list *out,
                              em_error *err) {
     static const char estate_sql[] =
-        "SELECT e.code, e.name, e.town_code, e.households, e.geom, AsGeoJSON(e.geom, 7),"
+        "SELECT e.code, e.name, e.town_code, e.households, e.geom, CASE WHEN ?60 THEN "
+        "AsGeoJSON(e.geom, 7) END,"
         " coalesce(c.n, 0) FROM estates e LEFT JOIN (SELECT estate_code, count(*) AS n"
         " FROM violations WHERE estate_code IS NOT NULL AND " EM_VIOLATION_FILTER_SQL
         " GROUP BY estate_code) c ON c.estate_code = e.code"
         " WHERE ?1 IS NULL OR e.town_code = ?1 ORDER BY e.code";
     static const char grid_sql[] =
-        "SELECT g.code, g.community, g.town_code, NULL, g.geom, AsGeoJSON(g.geom, 7),"
+        "SELECT g.code, g.community, g.town_code, NULL, g.geom, CASE WHEN ?60 THEN "
+        "AsGeoJSON(g.geom, 7) END,"
         " coalesce(c.n, 0) FROM grid g LEFT JOIN (SELECT grid_code, count(*) AS n"
         " FROM violations WHERE grid_code IS NOT NULL AND " EM_VIOLATION_FILTER_SQL
         " GROUP BY grid_code) c ON c.grid_code = g.code"
@@ -131,6 +133,7 @@ static int load_linked_units(em_db *db, unit_kind by, const char *town,
     sqlite3_stmt *st = em_db_prepare(db, by == BY_ESTATE ? estate_sql : grid_sql, err);
     if (!st)
         return -1;
+    em_params_bind_geometry(params, st);
     if (town)
         sqlite3_bind_text(st, 1, town, -1, SQLITE_STATIC);
     em_violation_filter_bind(f, st);
@@ -168,12 +171,15 @@ static int load_linked_units(em_db *db, unit_kind by, const char *town,
 
 /* Towns: every report goes to the lowest-id town whose polygon covers it. All
  * towns take part in the placement even when --town lists only one. */
-static int load_towns(em_db *db, const char *town, const em_violation_filter *f, em_metric *m,
-                      unit_list *out, em_error *err) {
-    sqlite3_stmt *st = em_db_prepare(
-        db, "SELECT code, name, geom, AsGeoJSON(geom, 7) FROM towns ORDER BY id", err);
+static int load_towns(em_db *db, const em_params *params, const char *town,
+                      const em_violation_filter *f, em_metric *m, unit_list *out, em_error *err) {
+    sqlite3_stmt *st = em_db_prepare(db,
+                                     "SELECT code, name, geom, CASE WHEN ?60 THEN "
+                                     "AsGeoJSON(geom, 7) END FROM towns ORDER BY id",
+                                     err);
     if (!st)
         return -1;
+    em_params_bind_geometry(params, st);
     int n = 0, cap = 0, rc, failed = 0;
     em_shape *shapes = NULL;
     unit_list all = {0};
@@ -327,8 +333,8 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
     long long matching = m ? count_matching(db, &f, err) : -1;
     if (matching < 0)
         goto done;
-    if ((by == BY_TOWN ? load_towns(db, town, &f, m, &units, err)
-                       : load_linked_units(db, by, town, &f, m, &units, err)) < 0)
+    if ((by == BY_TOWN ? load_towns(db, params, town, &f, m, &units, err)
+                       : load_linked_units(db, params, by, town, &f, m, &units, err)) < 0)
         goto done;
     if (by == BY_TOWN && units.n > 1)
         qsort(units.items, (size_t)units.n, sizeof *units.items, cmp_unit_code);

@@ -801,7 +801,7 @@ static em_table *run_eligibility(em_db *db, const em_params *params, em_error *e
         return NULL;
     q.as_of = as_of;
     q.built_before = built_before;
-    q.with_geometry = 1;
+    q.with_geometry = !params->without_geometry;
     em_rules r;
     if (em_rules_evaluate(db, &q, &r, err) < 0)
         return NULL;

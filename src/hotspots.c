@@ -192,13 +192,15 @@ static em_table *run_hotspots(em_db *db, const em_params *params, em_error *err)
     sqlite3_finalize(st);
 
     st = em_db_prepare(db,
-                       "SELECT g.code, g.town_code, g.geom, AsGeoJSON(g.geom, 7), coalesce(c.n, 0)"
+                       "SELECT g.code, g.town_code, g.geom, CASE WHEN ?60 THEN "
+                       "AsGeoJSON(g.geom, 7) END, coalesce(c.n, 0)"
                        " FROM grid g LEFT JOIN (SELECT grid_code, count(*) AS n FROM violations"
                        " WHERE grid_code IS NOT NULL AND " EM_VIOLATION_FILTER_SQL
                        " GROUP BY grid_code) c ON c.grid_code = g.code ORDER BY g.code",
                        err);
     if (!st)
         goto done;
+    em_params_bind_geometry(params, st);
     em_violation_filter_bind(&f, st);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
