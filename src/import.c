@@ -4,6 +4,7 @@
 #include "links.h"
 
 #include <cpl_conv.h>
+#include <cpl_string.h>
 #include <cpl_error.h>
 #include <gdal.h>
 #include <json-c/json.h>
@@ -31,7 +32,9 @@ typedef struct {
     const char **column_fixed;              /* per layer column: --set value or NULL */
     int *field_is_extra;                    /* per source field: 1 if kept in `extra` */
     int nfields;
-    int key_column; /* layer column used to name features, or -1 */
+    int key_column;          /* layer column used to name features, or -1 */
+    int wkt_field;           /* CSV field holding WKT we parse, or -1 */
+    const char *recode_from; /* text encoding to convert to UTF-8, or NULL */
     sqlite3_stmt *insert;
     sqlite3_stmt *valid_reason;
     sqlite3_stmt *estate_exists;
@@ -62,8 +65,7 @@ static int open_source(import_job *job, em_error *err) {
     /* CSV: coordinates from columns named as people name them, or a WKT column. */
     const char *csv_options[] = {"X_POSSIBLE_NAMES=lon,lng,longitude,x,经度",
                                  "Y_POSSIBLE_NAMES=lat,latitude,y,纬度",
-                                 "GEOM_POSSIBLE_NAMES=wkt,geom,geometry,the_geom",
-                                 "KEEP_GEOM_COLUMNS=NO",
+                                 "KEEP_GEOM_COLUMNS=YES",
                                  "AUTODETECT_TYPE=NO",
                                  "EMPTY_STRING_AS_NULL=YES",
                                  NULL};
@@ -83,6 +85,11 @@ static int open_source(import_job *job, em_error *err) {
         return em_fail(err, EM_ERR_INPUT, "%s: not a vector file GDAL can read%s%s", opt->path,
                        *why ? ": " : "", why);
     }
+    /* The shapefile driver decodes text itself (above); other sources hand us bytes,
+     * which --encoding says how to read. */
+    GDALDriverH driver = GDALGetDatasetDriver(job->dataset);
+    if (opt->encoding && driver && strcmp(GDALGetDriverShortName(driver), "ESRI Shapefile") != 0)
+        job->recode_from = opt->encoding;
     int nlayers = GDALDatasetGetLayerCount(job->dataset);
     if (opt->source_layer) {
         job->source = GDALDatasetGetLayerByName(job->dataset, opt->source_layer);
@@ -214,6 +221,21 @@ static int plan_fields(import_job *job, em_error *err) {
                            opt->set[s].column, opt->set[s].source, layer->name, opt->set[s].column);
         job->column_fixed[col - layer->columns] = opt->set[s].source;
     }
+    /* A CSV's WKT column: we parse it ourselves, because GDAL falls back to reading
+     * text that is not WKT as hex WKB and makes up a geometry. */
+    job->wkt_field = -1;
+    if (em_layer_is_spatial(layer) && has_suffix(opt->path, ".csv"))
+        for (int f = 0; f < job->nfields; f++) {
+            const char *fname = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, f));
+            if (!job->field_is_extra[f])
+                continue;
+            if (job->wkt_field < 0 && name_matches(fname, "wkt", "geom|geometry|the_geom")) {
+                job->wkt_field = f;
+                job->field_is_extra[f] = 0;
+            } else if (name_matches(fname, "lon", "lng|longitude|x|经度|lat|latitude|y|纬度")) {
+                job->field_is_extra[f] = 0; /* the driver's point coordinates */
+            }
+        }
     job->key_column = -1;
     for (size_t c = 0; c < layer->ncolumns; c++) {
         const em_column *col = &layer->columns[c];
@@ -419,6 +441,15 @@ static walk_status walk_vertices(OGRGeometryH g, em_coords coords) {
     return WALK_OK;
 }
 
+static int count_vertices(OGRGeometryH g) {
+    int parts = OGR_G_GetGeometryCount(g), n = 0;
+    if (parts == 0)
+        return OGR_G_GetPointCount(g);
+    for (int i = 0; i < parts; i++)
+        n += count_vertices(OGR_G_GetGeometryRef(g, i));
+    return n;
+}
+
 /* Polygonal parts of g as one MultiPolygon (MakeValid may add stray lines or points). */
 static OGRGeometryH polygonal_parts(OGRGeometryH g) {
     OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
@@ -512,10 +543,23 @@ static OGRGeometryH normalise_geometry(import_job *job, OGRGeometryH g, int *rep
         return NULL;
     }
     OGRwkbGeometryType ot = wkbFlatten(OGR_G_GetGeometryType(out));
+    if (ot == wkbMultiPolygon) {
+        int before = count_vertices(out);
+        OGR_G_CloseRings(out);
+        if (count_vertices(out) != before) {
+            snprintf(why, whylen, "unclosed ring closed");
+            *repaired = 1;
+        }
+    }
     if (ot == wkbMultiPolygon && !OGR_G_IsValid(out)) {
         char reason[256];
         validity_reason(job, out, reason, sizeof reason);
-        OGRGeometryH fixed_any = OGR_G_MakeValid(out);
+        /* STRUCTURE keeps what the rings enclose: overlapping parts become their
+         * union rather than the "linework" method's shape with a hole. */
+        const char *structure[] = {"METHOD=STRUCTURE", NULL};
+        OGRGeometryH fixed_any = OGR_G_MakeValidEx(out, (char **)structure);
+        if (!fixed_any)
+            fixed_any = OGR_G_MakeValid(out);
         OGRGeometryH fixed = fixed_any ? polygonal_parts(fixed_any) : NULL;
         if (fixed_any)
             OGR_G_DestroyGeometry(fixed_any);
@@ -529,6 +573,12 @@ static OGRGeometryH normalise_geometry(import_job *job, OGRGeometryH g, int *rep
         snprintf(why, whylen, "%s", reason);
         *repaired = 1;
         out = fixed;
+    }
+    /* GEOS calls a hairline sliver valid; a polygon of under ~0.01 m² is an error. */
+    if (ot == wkbMultiPolygon && OGR_G_Area(out) < 1e-12) {
+        snprintf(why, whylen, "degenerate polygon (zero area)");
+        OGR_G_DestroyGeometry(out);
+        return NULL;
     }
     if (ot == wkbMultiLineString && OGR_G_Length(out) <= 0) {
         snprintf(why, whylen, "line of zero length");
@@ -576,6 +626,44 @@ static void note(import_job *job, const char *kind, const char *who, const char 
         fprintf(job->opt->log, "(further %s features are counted, not listed)\n", kind);
 }
 
+static int valid_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = *p < 0x80             ? 1
+                  : (*p & 0xE0) == 0xC0 ? 2
+                  : (*p & 0xF0) == 0xE0 ? 3
+                  : (*p & 0xF8) == 0xF0 ? 4
+                                        : 0;
+        if (len == 0 || (len == 2 && *p < 0xC2))
+            return 0;
+        for (int i = 1; i < len; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* A field's text as UTF-8 (caller frees), NULL when unset; fails when the bytes are
+ * not UTF-8, so that mis-decoded text never reaches the database. */
+static int field_text(import_job *job, OGRFeatureH f, int field, char **out, char *why,
+                      size_t whylen) {
+    *out = NULL;
+    if (field < 0 || !OGR_F_IsFieldSetAndNotNull(f, field))
+        return 0;
+    const char *raw = OGR_F_GetFieldAsString(f, field);
+    char *text = job->recode_from ? CPLRecode(raw, job->recode_from, CPL_ENC_UTF8) : CPLStrdup(raw);
+    if (!valid_utf8(text)) {
+        snprintf(why, whylen, "field %s is not UTF-8 text; pass --encoding (e.g. GBK)",
+                 OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(OGR_F_GetDefnRef(f), field)));
+        CPLFree(text);
+        return -1;
+    }
+    *out = strdup(text);
+    CPLFree(text);
+    return 0;
+}
+
 static char *extra_json(import_job *job, OGRFeatureH f) {
     json_object *obj = NULL;
     OGRFeatureDefnH defn = OGR_F_GetDefnRef(f);
@@ -592,8 +680,13 @@ static char *extra_json(import_job *job, OGRFeatureH f) {
         case OFTReal:
             value = json_object_new_double(OGR_F_GetFieldAsDouble(f, i));
             break;
-        default:
-            value = json_object_new_string(OGR_F_GetFieldAsString(f, i));
+        default: {
+            char *text = NULL, why[128];
+            if (field_text(job, f, i, &text, why, sizeof why) < 0 || !text)
+                continue; /* bind_columns has already refused a non-UTF-8 feature */
+            value = json_object_new_string(text);
+            free(text);
+        }
         }
         if (!obj)
             obj = json_object_new_object();
@@ -621,41 +714,62 @@ static const char *implied_value(import_job *job, OGRFeatureH f, const em_column
     return col->fallback;
 }
 
+/* Bind one column's value (`raw` may be NULL), checking it against its domain. */
+static int bind_column(import_job *job, OGRFeatureH f, size_t c, const char *raw, char *why,
+                       size_t whylen) {
+    const em_column *col = &job->layer->columns[c];
+    if ((!raw || !*raw) && col->fallback)
+        raw = implied_value(job, f, col);
+    if (is_lookup_column(job, col) && raw && *raw) {
+        const char *canonical = em_category_canonical(raw);
+        if (!lookup_known(job, canonical)) {
+            snprintf(why, whylen, "%s: '%s' is not a known %s", col->name, raw,
+                     strcmp(col->name, "category") == 0 ? "violation category" : "corridor type");
+            return -1;
+        }
+        raw = canonical;
+    }
+    if (em_field_bind(job->insert, (int)c + 1, col, raw, why, whylen) < 0)
+        return -1;
+    if (col->required && (!raw || !*raw)) {
+        snprintf(why, whylen, "%s is required but empty", col->name);
+        return -1;
+    }
+    if (job->estate_exists && strcmp(col->name, "estate_code") == 0) {
+        sqlite3_bind_text(job->estate_exists, 1, raw, -1, SQLITE_TRANSIENT);
+        int found = sqlite3_step(job->estate_exists) == SQLITE_ROW;
+        sqlite3_reset(job->estate_exists);
+        if (!found) {
+            snprintf(why, whylen, "no estate with code '%s'", raw);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Bind the layer's columns; returns 0, or -1 with a reason. */
 static int bind_columns(import_job *job, OGRFeatureH f, char *why, size_t whylen) {
+    /* Fields kept in `extra` must be text we can read too. */
+    for (int i = 0; i < job->nfields; i++) {
+        if (!job->field_is_extra[i] || job->recode_from || !OGR_F_IsFieldSetAndNotNull(f, i))
+            continue;
+        if (!valid_utf8(OGR_F_GetFieldAsString(f, i))) {
+            char *ignored = NULL;
+            field_text(job, f, i, &ignored, why, whylen);
+            return -1;
+        }
+    }
     for (size_t c = 0; c < job->layer->ncolumns; c++) {
-        const em_column *col = &job->layer->columns[c];
-        int src = job->column_source[c];
+        char *owned = NULL;
         const char *raw = job->column_fixed[c];
-        if (!raw && src >= 0 && OGR_F_IsFieldSetAndNotNull(f, src))
-            raw = OGR_F_GetFieldAsString(f, src);
-        if ((!raw || !*raw) && col->fallback)
-            raw = implied_value(job, f, col);
-        if (is_lookup_column(job, col) && raw && *raw) {
-            const char *canonical = em_category_canonical(raw);
-            if (!lookup_known(job, canonical)) {
-                snprintf(why, whylen, "%s: '%s' is not a known %s", col->name, raw,
-                         strcmp(col->name, "category") == 0 ? "violation category"
-                                                            : "corridor type");
-                return -1;
-            }
-            raw = canonical;
-        }
-        if (em_field_bind(job->insert, (int)c + 1, col, raw, why, whylen) < 0)
+        if (!raw && field_text(job, f, job->column_source[c], &owned, why, whylen) < 0)
             return -1;
-        if (col->required && (!raw || !*raw)) {
-            snprintf(why, whylen, "%s is required but empty", col->name);
+        if (!raw)
+            raw = owned;
+        int rc = bind_column(job, f, c, raw, why, whylen);
+        free(owned);
+        if (rc < 0)
             return -1;
-        }
-        if (job->estate_exists && strcmp(col->name, "estate_code") == 0) {
-            sqlite3_bind_text(job->estate_exists, 1, raw, -1, SQLITE_TRANSIENT);
-            int found = sqlite3_step(job->estate_exists) == SQLITE_ROW;
-            sqlite3_reset(job->estate_exists);
-            if (!found) {
-                snprintf(why, whylen, "no estate with code '%s'", raw);
-                return -1;
-            }
-        }
     }
     return 0;
 }
@@ -672,6 +786,28 @@ static void explain_constraint(import_job *job, char *why, size_t whylen) {
         snprintf(why, whylen, "%s", msg);
 }
 
+/* The feature's WKT field, parsed whole: trailing text is an error, not ignored. */
+static int parse_wkt(import_job *job, OGRFeatureH f, OGRGeometryH *out, char *why, size_t whylen) {
+    *out = NULL;
+    if (!OGR_F_IsFieldSetAndNotNull(f, job->wkt_field))
+        return 0;
+    const char *text = OGR_F_GetFieldAsString(f, job->wkt_field);
+    char *cursor = (char *)text;
+    if (OGR_G_CreateFromWkt(&cursor, NULL, out) != OGRERR_NONE || !*out) {
+        snprintf(why, whylen, "not WKT: '%.60s'", text);
+        return -1;
+    }
+    while (*cursor == ' ' || *cursor == '\t' || *cursor == '\r' || *cursor == '\n')
+        cursor++;
+    if (*cursor) {
+        OGR_G_DestroyGeometry(*out);
+        *out = NULL;
+        snprintf(why, whylen, "not WKT: '%.60s' (unexpected '%.20s')", text, cursor);
+        return -1;
+    }
+    return 0;
+}
+
 /* Imports one feature. Returns 1 imported, 0 rejected, -1 on a database failure. */
 static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *err) {
     char why[512] = "", who[256];
@@ -684,6 +820,17 @@ static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *
 
     if (em_layer_is_spatial(job->layer)) {
         OGRGeometryH g = OGR_F_StealGeometry(f);
+        /* GDAL reads a column named WKT by itself, and reads what is not WKT as hex
+         * WKB; the text is ours to parse whenever there is any. */
+        if (job->wkt_field >= 0 && OGR_F_IsFieldSetAndNotNull(f, job->wkt_field) && g) {
+            OGR_G_DestroyGeometry(g);
+            g = NULL;
+        }
+        if (!g && job->wkt_field >= 0 && parse_wkt(job, f, &g, why, sizeof why) < 0) {
+            job->result->rejected++;
+            note(job, "rejected", who, why);
+            return 0;
+        }
         if (!g) {
             job->result->rejected++;
             note(job, "rejected", who, "no geometry");
@@ -796,6 +943,10 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
     em_db_exec(db, "PRAGMA cache_size = -262144", NULL);
     if (em_db_begin(db, err) < 0)
         goto done;
+    /* Another import may have changed the schema (indexes, triggers) while we waited
+     * for the write lock; reading sqlite_master under the lock reloads it. */
+    if (em_db_exec(db, "SELECT count(*) FROM sqlite_master", err) < 0)
+        goto rollback;
     if (load_lookup(&job, err) < 0 || prepare_statements(&job, err) < 0)
         goto rollback;
 
@@ -803,8 +954,13 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
     long step = total > 100 ? total / 100 : 1;
     OGRFeatureH f;
     OGR_L_ResetReading(job.source);
-    CPLErrorReset();
-    while ((f = OGR_L_GetNextFeature(job.source)) != NULL) {
+    for (;;) {
+        /* A GDAL or GEOS complaint about one feature is that feature's problem; only
+         * an error pending when the reader gives up means the file is cut short. */
+        CPLErrorReset();
+        f = OGR_L_GetNextFeature(job.source);
+        if (!f)
+            break;
         result->read++;
         int imported = import_feature(&job, f, result->read, err);
         OGR_F_Destroy(f);
