@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "db.h"
 #include "server.h"
+#include "tile_http.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -13,13 +14,24 @@ static void print_help(FILE *out) {
     fprintf(out,
             "usage: estatemap serve [--db FILE] [--listen [HOST:]PORT] [--threads N]\n"
             "                       [--cors ORIGIN] [--access-log FILE]\n"
+            "                       [--tile-cache-mb N] [--tile-max-bytes N]\n"
+            "                       [--tokens FILE [--read-token]]\n"
             "\n"
             "Serve the database over HTTP until SIGTERM or SIGINT (Ctrl-C):\n"
             "  /                  the web map (from web/), with caching headers\n"
             "  /ogc               OGC API - Features: /ogc/conformance, /ogc/api (OpenAPI 3.0),\n"
             "                     /ogc/collections/{layer}/items[/{id}] for towns, estates, grid,\n"
             "                     violations, corridors and zones\n"
+            "  /api               analyses (/api/analysis/NAME?key=value), estate cards\n"
+            "                     (/api/estates/ID), and writes with a bearer token:\n"
+            "                     POST /api/violations, PATCH /api/violations/ID,\n"
+            "                     PATCH /api/estates/ID, PUT /api/estates/ID/renovation\n"
+            "  /tiles/{layers}/{z}/{x}/{y}.mvt      Mapbox Vector Tiles 2.1; {layers} is one\n"
+            "                     layer or several joined by commas (towns,estates)\n"
+            "  /tiles/{layers}/{z}/{x}/{y}.geojson  the same features as geojson-vt JSON\n"
+            "  /tiles/{layers}.json                 TileJSON 3.0.0 (?f=geojson for .geojson)\n"
             "  /healthz           {\"status\":\"ok\", \"schema_version\", \"layers\": counts}\n"
+            "  /metrics           Prometheus text: requests, latencies, tile cache\n"
             "On SIGTERM the server stops accepting, finishes the requests in flight, closes\n"
             "the database and exits 0.\n"
             "\n"
@@ -35,11 +47,23 @@ static void print_help(FILE *out) {
             "                      call the API; without it no CORS headers are sent\n"
             "  --access-log FILE   append the access log (Common Log Format) to FILE instead\n"
             "                      of standard error\n"
+            "  --tile-cache-mb N   memory for the tile cache in MiB (default %d; 0: no cache).\n"
+            "                      Tiles carry ETags from the layers' data versions; every\n"
+            "                      write to the database makes their cached copies stale\n"
+            "  --tile-max-bytes N  byte cap per tile (default %d, at least %d). A tile over\n"
+            "                      it loses its smallest features first until it fits; each\n"
+            "                      such tile is logged on standard error\n"
+            "  --tokens FILE       bearer tokens for writes, one per line: NAME ROLE SHA256HEX\n"
+            "                      (ROLE inspector, planner or admin; the hash is\n"
+            "                      `printf %%s TOKEN | sha256sum`; # starts a comment);\n"
+            "                      without it every write answers 401\n"
+            "  --read-token        reads of data (/api, /ogc, /tiles) need a valid token too\n"
             "  -h, --help          show this help\n"
             "\n"
             "exit codes: 0 stopped cleanly, 1 could not start (database, port in use),\n"
             "2 usage error\n",
-            EM_SERVER_DEFAULT_LISTEN, EM_SERVER_MAX_THREADS, EM_SERVER_DEFAULT_THREADS);
+            EM_SERVER_DEFAULT_LISTEN, EM_SERVER_MAX_THREADS, EM_SERVER_DEFAULT_THREADS,
+            EM_TILE_CACHE_DEFAULT_MB, EM_TILE_MAX_BYTES_DEFAULT, EM_TILE_MAX_BYTES_MIN);
 }
 
 int em_cli_serve(int argc, char **argv) {
@@ -49,6 +73,10 @@ int em_cli_serve(int argc, char **argv) {
         {"threads", required_argument, NULL, 't'},
         {"cors", required_argument, NULL, 'c'},
         {"access-log", required_argument, NULL, 'a'},
+        {"tile-cache-mb", required_argument, NULL, 'C'},
+        {"tile-max-bytes", required_argument, NULL, 'M'},
+        {"tokens", required_argument, NULL, 'k'},
+        {"read-token", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -92,6 +120,36 @@ int em_cli_serve(int argc, char **argv) {
                 return em_cli_usage("serve", "--access-log needs a file name");
             cfg.access_log = optarg;
             break;
+        case 'k':
+            if (!*optarg)
+                return em_cli_usage("serve", "--tokens needs a file name");
+            cfg.tokens_file = optarg;
+            break;
+        case 'r':
+            cfg.read_token = 1;
+            break;
+        case 'C': {
+            char *end = NULL;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < 0 || n > EM_TILE_CACHE_MAX_MB)
+                return em_cli_usage("serve",
+                                    "--tile-cache-mb '%s': expected a number of MiB from 0 (no "
+                                    "cache) to %d",
+                                    optarg, EM_TILE_CACHE_MAX_MB);
+            cfg.tile_cache_mb = n == 0 ? EM_SERVER_TILE_CACHE_OFF : (int)n;
+            break;
+        }
+        case 'M': {
+            char *end = NULL;
+            long n = strtol(optarg, &end, 10);
+            if (!*optarg || *end || n < EM_TILE_MAX_BYTES_MIN || n > 1024L * 1024 * 1024)
+                return em_cli_usage("serve",
+                                    "--tile-max-bytes '%s': expected a number of bytes from %d "
+                                    "to 1073741824",
+                                    optarg, EM_TILE_MAX_BYTES_MIN);
+            cfg.tile_max_bytes = n;
+            break;
+        }
         case 'h':
             print_help(stdout);
             return EM_EXIT_OK;
@@ -103,6 +161,8 @@ int em_cli_serve(int argc, char **argv) {
     }
     if (optind < argc)
         return em_cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    if (cfg.read_token && !cfg.tokens_file)
+        return em_cli_usage("serve", "--read-token needs --tokens FILE");
     cfg.db_path = em_db_default_path(db);
     if (em_server_run(&cfg, &err) < 0)
         return em_cli_report("serve", &err);

@@ -1,6 +1,7 @@
 /* estatemap -- a map server for Minhang's "Beautiful Homes" (美丽家园) programme.
  * This file only dispatches to the subcommands in cli*.c. */
 #include "cli.h"
+#include "cli_export.h"
 #include "cli_serve.h"
 #include "paths.h"
 
@@ -20,6 +21,7 @@ static const subcommand subcommands[] = {
     {"check", em_cli_check, "report counts, invalid geometry, orphans and file integrity"},
     {"serve", em_cli_serve, "serve the web map, OGC API - Features, /healthz and /metrics"},
     {"analyze", em_cli_analyze, "the programme's analyses: corridors, density, eligibility, ..."},
+    {"export", em_cli_export, "export a layer or an analysis as Shapefile, GeoPackage, GeoJSON, CSV, KML or XLSX"},
 };
 
 static void print_help(FILE *out) {

@@ -215,7 +215,30 @@ static const char migration_2[] =
         BUMP_TRIGGERS("violations") BUMP_TRIGGERS("corridors") BUMP_TRIGGERS("zones");
 #undef BUMP_TRIGGERS
 
-static const char *const migrations[EM_SCHEMA_VERSION] = {migration_1, migration_2};
+/* v3: the audit log of writes made through the HTTP API (audit.h): who (a token's
+ * name and role, the client address), when (Shanghai time), what (method, path,
+ * layer, feature) and the values before and after, as JSON. Append-only. */
+static const char migration_3[] =
+    "CREATE TABLE audit_log ("
+    " id INTEGER PRIMARY KEY,"
+    " at TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " role TEXT,"
+    " client TEXT,"
+    " method TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " layer TEXT NOT NULL,"
+    " feature_id INTEGER,"
+    " feature_code TEXT,"
+    " before_json TEXT CHECK (before_json IS NULL OR json_valid(before_json)),"
+    " after_json TEXT CHECK (after_json IS NULL OR json_valid(after_json)));"
+    "CREATE INDEX audit_log_feature ON audit_log(layer, feature_id);"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;";
+
+static const char *const migrations[EM_SCHEMA_VERSION] = {migration_1, migration_2, migration_3};
 
 int em_schema_version(sqlite3 *db, em_error *err) {
     sqlite3_stmt *st = NULL;

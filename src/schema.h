@@ -9,7 +9,7 @@
 #include "errors.h"
 #include <sqlite3.h>
 
-#define EM_SCHEMA_VERSION 2
+#define EM_SCHEMA_VERSION 3
 
 /* Version stored in the file (PRAGMA user_version); -1 on error. */
 int em_schema_version(sqlite3 *db, em_error *err);

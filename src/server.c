@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include "access_log.h"
+#include "api.h"
 #include "db.h"
 #include "http.h"
 #include "http_static.h"
@@ -9,6 +10,7 @@
 #include "ogc.h"
 #include "paths.h"
 #include "schema.h"
+#include "tile_http.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -30,7 +32,16 @@ struct em_server {
     char host[64];
     int port;
     em_access_log *log;
+    em_api *api;            /* /api, tokens, the writer connection */
+    em_tile_service *tiles; /* /tiles: the tile cache and the byte cap */
 };
+
+/* A worker's state: what every handler sees (em_http_worker, first, so that
+ * req->worker points at it) and the tile queries on the same connection. */
+typedef struct {
+    em_http_worker http;
+    em_tile_source *tiles;
+} server_worker;
 
 /* ---- configuration checks ---------------------------------------------- */
 
@@ -97,20 +108,23 @@ static void *init_thread(const struct mg_context *ctx, int thread_type) {
     if (thread_type != 1) /* 1: a worker serving connections */
         return NULL;
     const em_server *s = mg_get_user_data(ctx);
-    em_http_worker *w = calloc(1, sizeof *w);
-    if (w)
-        w->db_path = s->db_path;
-    return w;
+    server_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->http.db_path = s->db_path;
+    w->tiles = em_tile_source_new(); /* NULL: /tiles answers 503 */
+    return &w->http;
 }
 
 static void exit_thread(const struct mg_context *ctx, int thread_type, void *ptr) {
     (void)ctx;
     (void)thread_type;
-    em_http_worker *w = ptr;
+    server_worker *w = ptr;
     if (!w)
         return;
-    em_db_close(w->db);
-    em_crs_cache_free(w->crs);
+    em_tile_source_free(w->tiles); /* its statements first, then the connection */
+    em_db_close(w->http.db);
+    em_crs_cache_free(w->http.crs);
     free(w);
 }
 
@@ -175,7 +189,7 @@ static int healthz(em_http_request *req) {
     return rc;
 }
 
-static int metrics_page(em_http_request *req) {
+static int metrics_page(em_server *s, em_http_request *req) {
     req->route = "/metrics";
     int rc = em_http_check_params(req, NULL, NULL, NULL);
     if (rc)
@@ -183,6 +197,7 @@ static int metrics_page(em_http_request *req) {
     em_strbuf out;
     em_strbuf_init(&out);
     em_metrics_render(&out);
+    em_tile_service_metrics(s->tiles, &out);
     em_http_headers h = {"text/plain; version=0.0.4; charset=utf-8", "no-store", NULL, 0};
     rc = em_http_respond(req, 200, &h, em_strbuf_cstr(&out), out.len);
     em_strbuf_free(&out);
@@ -216,6 +231,8 @@ static int route(em_server *s, em_http_request *req, const struct mg_request_inf
     if (!req->worker)
         return em_http_error(req, 503, "unavailable", NULL, "the server is out of memory");
 
+    if (strcmp(req->path, "/api") == 0 || strncmp(req->path, "/api/", 5) == 0)
+        return em_api_handle(s->api, req); /* its own methods, query and body */
     if (strcmp(req->method, "OPTIONS") == 0)
         return options(req);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
@@ -241,10 +258,17 @@ static int route(em_server *s, em_http_request *req, const struct mg_request_inf
     if (strcmp(p, "/healthz") == 0)
         return healthz(req);
     if (strcmp(p, "/metrics") == 0)
-        return metrics_page(req);
+        return metrics_page(s, req);
+    int denied = em_api_guard_read(s->api, req); /* --read-token */
+    if (denied)
+        return denied;
     if (strcmp(p, "/ogc") == 0 || strncmp(p, "/ogc/", 5) == 0)
         return em_ogc_handle(req, p + 4);
-    if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0 || strncmp(p, "/tiles/", 7) == 0) {
+    if (strncmp(p, "/tiles/", 7) == 0) {
+        server_worker *w = (server_worker *)req->worker;
+        return em_tile_handle(req, s->tiles, w->tiles, p + 7);
+    }
+    if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0 || strcmp(p, "/tiles") == 0) {
         req->route = p[1] == 'a' ? "/api/*" : "/tiles/*";
         return em_http_error(req, 404, "not_found", NULL, "no such resource");
     }
@@ -346,6 +370,8 @@ static void free_server(em_server *s) {
     if (!s)
         return;
     em_access_log_close(s->log);
+    em_api_free(s->api);
+    em_tile_service_free(s->tiles);
     free(s->db_path);
     free(s->cors_origin);
     free(s);
@@ -372,6 +398,13 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     s->cors_origin = cfg->cors_origin ? strdup(cfg->cors_origin) : NULL;
     if (!s->db_path || (cfg->cors_origin && !s->cors_origin)) {
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
+        free_server(s);
+        return NULL;
+    }
+    /* Tokens, and the write connection (it migrates an older file first). */
+    em_api_config api_cfg = {s->db_path, cfg->tokens_file, cfg->read_token};
+    s->api = em_api_new(&api_cfg, err);
+    if (!s->api) {
         free_server(s);
         return NULL;
     }
@@ -429,6 +462,24 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     cb.exit_thread = exit_thread;
 
     em_metrics_reset();
+    /* after the reset: the service registers its counters at zero */
+    if (cfg->tile_max_bytes < 0 ||
+        (cfg->tile_max_bytes > 0 && cfg->tile_max_bytes < EM_TILE_MAX_BYTES_MIN) ||
+        cfg->tile_cache_mb > EM_TILE_CACHE_MAX_MB ||
+        cfg->tile_cache_mb < EM_SERVER_TILE_CACHE_OFF) {
+        em_fail(err, EM_ERR_USAGE, "--tile-max-bytes must be at least %d and --tile-cache-mb 0-%d",
+                EM_TILE_MAX_BYTES_MIN, EM_TILE_CACHE_MAX_MB);
+        free_server(s);
+        return NULL;
+    }
+    size_t cache_mb = cfg->tile_cache_mb == EM_SERVER_TILE_CACHE_OFF ? 0
+                      : cfg->tile_cache_mb == 0                      ? EM_TILE_CACHE_DEFAULT_MB
+                                                                     : (size_t)cfg->tile_cache_mb;
+    s->tiles = em_tile_service_new(cache_mb * 1024 * 1024, (size_t)cfg->tile_max_bytes, err);
+    if (!s->tiles) {
+        free_server(s);
+        return NULL;
+    }
     mg_init_library(0);
     char why[256] = "";
     unsigned code = 0;

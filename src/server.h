@@ -5,8 +5,11 @@
  * threads without locking; WAL lets them all read while a CLI import writes).
  * SIGTERM or SIGINT stops accepting, lets the requests in flight finish, then
  * closes every connection. /healthz answers liveness and /metrics exposes request
- * counts and latencies in Prometheus text (metrics.h). Only GET, HEAD and OPTIONS exist so far;
- * request headers are capped at 16 KiB and bodies at 1 MiB. */
+ * counts and latencies in Prometheus text (metrics.h), and /tiles vector tiles
+ * (tile_http.h) from a cache shared by all workers. /api (api.h) has the analyses,
+ * estate cards and the token-guarded writes (POST, PATCH, PUT, on one shared
+ * read-write connection); everything else is GET, HEAD and OPTIONS only.
+ * Request headers are capped at 16 KiB and bodies at 1 MiB. */
 #ifndef ESTATEMAP_SERVER_H
 #define ESTATEMAP_SERVER_H
 
@@ -25,7 +28,14 @@ typedef struct {
     const char *cors_origin; /* Access-Control-Allow-Origin value; NULL: no CORS */
     const char *access_log;  /* file to append to; NULL or "-": stderr */
     const char *web_dir;     /* the web app; NULL: em_resource_dir("web") */
+    const char *tokens_file; /* --tokens: NAME ROLE SHA256HEX lines (auth.h); NULL: no writes */
+    int read_token;          /* --read-token: reads of data need a valid token too */
+    /* Tile cache in MiB: 0 is EM_TILE_CACHE_DEFAULT_MB, EM_SERVER_TILE_CACHE_OFF none. */
+    int tile_cache_mb;
+    long tile_max_bytes; /* byte cap per tile; 0: EM_TILE_MAX_BYTES_DEFAULT */
 } em_server_config;
+
+#define EM_SERVER_TILE_CACHE_OFF (-1)
 
 typedef struct em_server em_server;
 

@@ -32,7 +32,7 @@ osr.UseExceptions()
 
 REPO = Path(__file__).resolve().parents[2]
 BIN_DEFAULT = REPO / "build" / "estatemap"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LAYER_TABLES = ["towns", "estates", "grid", "violations", "corridors", "zones"]
 
 # A test town and its 2 x 2 grid over Minhang: every fixture feature lies inside.

@@ -240,7 +240,7 @@ def test_init_creates_wal_database_with_schema_version(cli, tmp_path):
     assert r.rc == 0, r
     assert str(path) in r.out
     assert scalar(path, "PRAGMA journal_mode") == "wal"
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION
     assert scalar(path, "PRAGMA integrity_check") == "ok"
 
 
@@ -378,7 +378,7 @@ def test_import_migrates_an_older_database(cli, tmp_path):
     f = write_geojson(tmp_path / "estates.geojson", estates)
     r = cli("import", "estates", f, "--db", old)
     assert r.rc == 0, r
-    assert user_version(old) == 2
+    assert user_version(old) == SCHEMA_VERSION
     assert scalar(old, "SELECT count(*) FROM sqlite_master WHERE name = 'layer_versions'") == 1
     after = snapshot(old)
     for t, v in before.items():
@@ -411,7 +411,7 @@ def test_migration_keeps_layer_data_written_by_version_1(cli, tmp_path):
     before = {t: snapshot(old)[t] for t in ["towns", "estates"]}
     r = cli("check", "--db", old)
     assert r.rc == 0, r
-    assert user_version(old) == 2
+    assert user_version(old) == SCHEMA_VERSION
     after = snapshot(old)
     for t, v in before.items():
         assert after[t] == v, f"{t} changed in the migration"
@@ -430,7 +430,7 @@ def test_check_migrates_an_older_database(cli, tmp_path):
     assert cli("init", "--schema-version", "1", "--db", old).rc == 0
     r = cli("check", "--db", old)
     assert r.rc == 0, r
-    assert user_version(old) == 2
+    assert user_version(old) == SCHEMA_VERSION
     # migrated triggers work: an import bumps the version
     f = write_geojson(tmp_path / "t.geojson", [({"code": TOWN_CODE, "name": "镇"},
                                                  box_wkt(121.0, 30.8, 121.8, 31.4))])

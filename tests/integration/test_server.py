@@ -25,7 +25,7 @@ import pytest
 from osgeo import ogr
 from pyproj import Transformer
 
-from conftest import box_wkt, init_db, run_cli, write_geojson
+from conftest import SCHEMA_VERSION, box_wkt, init_db, run_cli, write_geojson
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -300,7 +300,7 @@ def codes(features):
 def test_healthz(server):
     h = server.json("/healthz")
     assert h["status"] == "ok"
-    assert h["schema_version"] == 2
+    assert h["schema_version"] == SCHEMA_VERSION
     assert h["layers"]["towns"] == 2
     assert h["layers"]["estates"] == 24
     assert h["layers"]["grid"] == 2

@@ -1,0 +1,187 @@
+/* tiles.h -- vector tiles: Web Mercator tile addressing, and the geometry of a
+ * tile's features (projection, clipping, simplification, quantisation).
+ *
+ * A tile is built in memory as em_tile: its layers, each a list of features in
+ * tile coordinates (0..4096, with a 64-unit buffer on every side), and then written
+ * out as MVT (mvt.c) or as geojson-vt's JSON (tile_geojson.c). Both writers see the
+ * same features, so the two formats never disagree.
+ *
+ * The geometry follows geojson-vt, so that our GeoJSON tiles match its output:
+ * coordinates are projected to the unit square ("world" coordinates), each ring or
+ * line gets Douglas-Peucker weights over its whole length, the part inside the
+ * buffered tile is cut out by Sutherland-Hodgman clipping on each axis, and the
+ * vertices whose weight is at most the zoom's tolerance are dropped before rounding
+ * to tile units. Unlike geojson-vt we then drop what MVT forbids: repeated points,
+ * rings of fewer than 4 points or no area, lines of one point, and polygons whose
+ * outer ring lost its area (with their holes). Outer rings have a positive area in
+ * tile coordinates (y down) and holes a negative one, as MVT 2.1 requires.
+ *
+ * Everything a tile holds lives in its arena, freed at once by em_tile_free(). */
+#ifndef ESTATEMAP_TILES_H
+#define ESTATEMAP_TILES_H
+
+#include "errors.h"
+#include "layers.h"
+#include "strbuf.h"
+
+#include <sqlite3.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EM_TILE_EXTENT 4096
+#define EM_TILE_BUFFER 64
+#define EM_TILE_MAX_ZOOM 22
+/* Simplification tolerance in tile units: half a pixel of a 256-pixel tile. */
+#define EM_TILE_TOLERANCE 8
+/* Violations are clustered up to this zoom, in cells of EM_TILE_CLUSTER_CELL units. */
+#define EM_TILE_CLUSTER_MAX_ZOOM 14
+#define EM_TILE_CLUSTER_CELL 512
+#define EM_TILE_MAX_LAYERS 6
+
+typedef struct {
+    int z;
+    uint32_t x, y;
+} em_tile_id;
+
+typedef enum { EM_TV_STRING, EM_TV_INT, EM_TV_DOUBLE, EM_TV_BOOL } em_tile_value_type;
+
+typedef struct {
+    em_tile_value_type type;
+    union {
+        const char *s; /* NUL-terminated, in the arena */
+        long long i;
+        double d;
+        int b;
+    } v;
+    size_t len; /* string length in bytes */
+} em_tile_value;
+
+typedef struct {
+    const char *key; /* a string literal */
+    em_tile_value value;
+} em_tile_prop;
+
+enum { EM_TILE_POINT = 1, EM_TILE_LINE = 2, EM_TILE_POLYGON = 3 }; /* MVT GeomType */
+
+typedef struct {
+    int type; /* EM_TILE_POINT, _LINE or _POLYGON */
+    int has_id;
+    long long id;
+    int32_t *xy;        /* x, y pairs of every part in turn */
+    uint32_t *part_len; /* points per part: one part of points, or a line, or a ring */
+    size_t nparts;
+    size_t npoints;
+    em_tile_prop *props;
+    size_t nprops;
+    double size; /* what the byte cap drops first: smallest size (see em_tile_drop_order) */
+    int dropped; /* left out by the byte cap */
+} em_tile_feature;
+
+typedef struct {
+    const char *name; /* the layer's name, as in the URL */
+    em_tile_feature *features;
+    size_t nfeatures, cap;
+} em_tile_layer;
+
+typedef struct em_tile_arena em_tile_arena;
+
+typedef struct {
+    double *x, *y, *w; /* world coordinates and simplification weights */
+    size_t n, cap;
+} em_tile_path;
+
+typedef struct {
+    em_tile_id id;
+    em_tile_layer layers[EM_TILE_MAX_LAYERS];
+    size_t nlayers;
+    em_tile_arena *arena;
+    /* Scratch space reused from feature to feature (not part of the result). */
+    em_tile_path work[3];
+    int32_t *ixy;
+    size_t icap;
+    double *gx, *gy; /* a feature's parsed coordinates */
+    size_t gcap;
+    struct em_tile_part *parts;
+    size_t partcap;
+    int failed; /* out of memory somewhere: the tile is unusable */
+} em_tile;
+
+/* ---- addressing ---------------------------------------------------------- */
+
+/* z 0-22 and x, y below 2^z. */
+int em_tile_id_valid(const em_tile_id *id);
+/* Lon/lat of the tile grown by `buffer` tile units on every side: w, s, e, n. */
+void em_tile_bounds(const em_tile_id *id, double buffer, double out[4]);
+/* Web Mercator "world" coordinates in the unit square, y down (geojson-vt's). */
+double em_tile_world_x(double lon);
+double em_tile_world_y(double lat);
+
+/* ---- building a tile ----------------------------------------------------- */
+
+em_tile *em_tile_new(const em_tile_id *id);
+void em_tile_free(em_tile *tile);
+void *em_tile_alloc(em_tile *tile, size_t n);
+const char *em_tile_strdup(em_tile *tile, const char *s, size_t len);
+
+/* Add a layer (its name must outlive the tile); NULL when out of memory. */
+em_tile_layer *em_tile_add_layer(em_tile *tile, const char *name);
+
+/* Clip, simplify and quantise a SpatiaLite geometry BLOB for the tile and append
+ * what is left to `layer` as up to three features (points, lines, polygons; one
+ * for ordinary geometries). `*first` gets the first new feature, or NULL when
+ * nothing of the geometry is in the tile. The caller then sets ids and
+ * properties on the features from *first to the layer's end. -1 with `err` when
+ * the BLOB is not a geometry or memory ran out. */
+int em_tile_add_geometry(em_tile *tile, em_tile_layer *layer, const void *blob, int size,
+                         size_t *first, em_error *err);
+
+/* Add a single point at world coordinates (wx, wy) if it lies in the buffered
+ * tile; returns the feature or NULL (outside, or out of memory: tile->failed). */
+em_tile_feature *em_tile_add_point(em_tile *tile, em_tile_layer *layer, double wx, double wy);
+
+/* Number of features in all layers, and of those not dropped. */
+size_t em_tile_count(const em_tile *tile, int kept_only);
+
+/* The byte cap: every feature not yet dropped, in the order the cap drops them --
+ * smallest `size` first (points and clusters: their count of points; lines and
+ * polygons: the area of their bounding box in the tile, in square units); on a
+ * tie the later layer of the request first, then the later feature. The caller
+ * frees the array. */
+em_tile_feature **em_tile_drop_order(em_tile *tile, size_t *n);
+
+/* ---- reading a tile from the database (tile_source.c) --------------------- */
+
+/* One worker's prepared statements on its own connection: the per-layer tile
+ * queries (R*Tree, then the rows in id order) and the data versions. */
+typedef struct em_tile_source em_tile_source;
+
+em_tile_source *em_tile_source_new(void);
+void em_tile_source_free(em_tile_source *src);
+
+/* The attributes a tile carries for `layer`, NULL-terminated: what styles a
+ * feature and fills its popup ("id" is the row id, which is also the feature id). */
+const char *const *em_tile_layer_props(const em_layer *layer);
+/* Index of a spatial layer in em_layer_at() order (0-5), or -1. */
+int em_tile_layer_index(const em_layer *layer);
+
+/* The data version of each spatial layer, by em_tile_layer_index(). Costs one
+ * PRAGMA data_version while nothing was written since the last call. */
+int em_tile_source_versions(em_tile_source *src, sqlite3 *db,
+                            long long versions[EM_TILE_MAX_LAYERS], em_error *err);
+
+/* Read `layer`'s features in the tile into a new layer of `tile`. Violations up
+ * to EM_TILE_CLUSTER_MAX_ZOOM come clustered: a cell of EM_TILE_CLUSTER_CELL
+ * units holding more than one report becomes one point at their mean position
+ * with the tags cluster=true, point_count and open_count. */
+int em_tile_read_layer(em_tile_source *src, sqlite3 *db, em_tile *tile, const em_layer *layer,
+                       em_error *err);
+
+/* ---- output -------------------------------------------------------------- */
+
+/* geojson-vt's tile JSON, grouped by layer:
+ * {"towns":{"features":[{"id":1,"type":3,"geometry":[[[x,y],...]],"tags":{...}}]}}.
+ * Layers without features are left out. */
+void em_tile_geojson(const em_tile *tile, em_strbuf *out);
+
+#endif
