@@ -21,7 +21,8 @@ static const subcommand subcommands[] = {
     {"check", em_cli_check, "report counts, invalid geometry, orphans and file integrity"},
     {"serve", em_cli_serve, "serve the web map, OGC API - Features, /healthz and /metrics"},
     {"analyze", em_cli_analyze, "the programme's analyses: corridors, density, eligibility, ..."},
-    {"export", em_cli_export, "export a layer or an analysis as Shapefile, GeoPackage, GeoJSON, CSV, KML or XLSX"},
+    {"export", em_cli_export,
+     "export a layer or an analysis as Shapefile, GeoPackage, GeoJSON, CSV, KML or XLSX"},
 };
 
 static void print_help(FILE *out) {

@@ -213,6 +213,14 @@ void em_tile_cache_set_gzip(em_tile_cache *c, em_tile_entry *e, const void *gz, 
     free(copy);
 }
 
+int em_tile_cache_gzip(em_tile_cache *c, em_tile_entry *e, const unsigned char **gz, size_t *len) {
+    pthread_mutex_lock(&c->lock);
+    *gz = e->gzip;
+    *len = e->gzip_len;
+    pthread_mutex_unlock(&c->lock);
+    return *gz != NULL;
+}
+
 void em_tile_cache_release(em_tile_cache *c, em_tile_entry *e) {
     if (!c || !e)
         return;

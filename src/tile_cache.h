@@ -22,7 +22,7 @@ typedef struct em_tile_entry {
     const char *etag;
     const unsigned char *body; /* NULL for an empty tile (204) */
     size_t len;
-    const unsigned char *gzip; /* the gzip copy, NULL until someone asks for it */
+    const unsigned char *gzip; /* the gzip copy: read it with em_tile_cache_gzip() */
     size_t gzip_len;
     long dropped; /* features the byte cap left out */
     /* private */
@@ -46,6 +46,10 @@ em_tile_entry *em_tile_cache_put(em_tile_cache *cache, const char *key, const ch
                                  const void *body, size_t len, long dropped);
 /* Attach a gzip copy to an entry that has none (takes a copy). */
 void em_tile_cache_set_gzip(em_tile_cache *cache, em_tile_entry *e, const void *gz, size_t len);
+/* The entry's gzip copy (another worker may be attaching it), or 0 when it has none
+ * yet; it lives as long as the caller's reference. */
+int em_tile_cache_gzip(em_tile_cache *cache, em_tile_entry *e, const unsigned char **gz,
+                       size_t *len);
 void em_tile_cache_release(em_tile_cache *cache, em_tile_entry *e);
 
 typedef struct {

@@ -355,14 +355,14 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     if (e) {
         em_metrics_counter_add(hits_name, hits_help, 1);
         unsigned char *gz = NULL;
-        size_t gz_len = 0;
-        if (gzip_ok && e->len > 0 && !e->gzip) {
-            gz = gzip_body(e->body, e->len, &gz_len);
+        const unsigned char *g = NULL;
+        size_t glen = 0;
+        if (gzip_ok && e->len > 0 && !em_tile_cache_gzip(svc->cache, e, &g, &glen)) {
+            gz = gzip_body(e->body, e->len, &glen);
             if (gz)
-                em_tile_cache_set_gzip(svc->cache, e, gz, gz_len);
+                em_tile_cache_set_gzip(svc->cache, e, gz, glen);
+            g = gz;
         }
-        const unsigned char *g = gzip_ok && e->len > 0 ? (e->gzip ? e->gzip : gz) : NULL;
-        size_t glen = e->gzip ? e->gzip_len : gz_len;
         rc = respond_tile(req, etag, etag_gz, e->body, e->len, g, glen, e->dropped, fmt);
         free(gz);
         em_tile_cache_release(svc->cache, e);
