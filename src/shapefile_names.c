@@ -412,8 +412,9 @@ static void derive_en(const char *column, char out[EM_DBF_NAME_BUF]) {
         memmove(buf + drop, buf + drop + 1, n - (size_t)drop);
         n--;
     }
-    buf[n > EM_DBF_NAME_MAX ? EM_DBF_NAME_MAX : n] = '\0';
-    snprintf(out, EM_DBF_NAME_BUF, "%s", buf);
+    n = n > EM_DBF_NAME_MAX ? EM_DBF_NAME_MAX : n; /* 10 < EM_DBF_NAME_BUF */
+    memcpy(out, buf, n);
+    out[n] = '\0';
 }
 
 /* Letters, digits, CJK and '_' of a label; punctuation such as （）% ² goes. */
@@ -466,7 +467,12 @@ void em_dbf_names_assign(const char *layer, int n, const char *const *columns,
             char suffix[8], base[EM_DBF_NAME_BUF];
             snprintf(suffix, sizeof suffix, style == EM_DBF_NAMES_EN ? "_%d" : "%d", k);
             cut(want, EM_DBF_NAME_MAX - strlen(suffix), style, base);
-            snprintf(out[i], EM_DBF_NAME_BUF, "%s%s", base, suffix);
+            /* base is cut to leave room for the suffix, so this always fits */
+            size_t blen = strlen(base), slen = strlen(suffix);
+            if (blen + slen >= EM_DBF_NAME_BUF)
+                blen = EM_DBF_NAME_BUF - 1 - slen;
+            memcpy(out[i], base, blen);
+            memcpy(out[i] + blen, suffix, slen + 1);
         }
     }
 }
