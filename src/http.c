@@ -1,10 +1,15 @@
 #include "http.h"
+#include "strbuf.h"
 
 #include <civetweb.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 /* The web app loads only its own scripts; Leaflet sets inline styles and an
  * optional base map (OSM, 天地图) comes as https images. */
@@ -188,39 +193,154 @@ em_crs_cache *em_http_crs(em_http_request *req, em_error *err) {
     return w->crs;
 }
 
-int em_http_respond(em_http_request *req, int status, const em_http_headers *h, const void *body,
-                    size_t len) {
+/* The status line and every header, with Content-Length `len` (none for 204, 304),
+ * into `out`. We write the head ourselves, in one piece with small bodies: CivetWeb's
+ * mg_response_header_* API sends every header line in a separate send(), ten system
+ * calls and as many TCP segments for one cached tile. CivetWeb keeps its own state
+ * right: the handler's return value is the status, and keep-alive follows the
+ * request's Connection header and version, which we mirror here. */
+static void format_head(em_http_request *req, int status, const em_http_headers *h,
+                        unsigned long long len, em_strbuf *out) {
     struct mg_connection *c = req->conn;
-    char length[32];
-    snprintf(length, sizeof length, "%zu", len);
-    mg_response_header_start(c, status);
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *connection = mg_get_header(c, "Connection");
+    int http10 = ri && ri->http_version && strcmp(ri->http_version, "1.0") == 0;
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    em_strbuf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+                     mg_get_response_code_text(c, status), date);
+    if (connection && strcasecmp(connection, "close") == 0)
+        em_strbuf_puts(out, "Connection: close\r\n");
+    else if (http10 && connection && strcasecmp(connection, "keep-alive") == 0)
+        em_strbuf_puts(out, "Connection: keep-alive\r\n");
     if (h && h->content_type)
-        mg_response_header_add(c, "Content-Type", h->content_type, -1);
-    int bodyless = status == 204 || status == 304;
-    if (!bodyless)
-        mg_response_header_add(c, "Content-Length", length, -1);
-    mg_response_header_add(c, "Cache-Control",
-                           h && h->cache_control ? h->cache_control : "no-cache", -1);
-    mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_add(c, "Content-Security-Policy", h && h->web_app ? web_app_csp : api_csp,
-                           -1);
+        em_strbuf_printf(out, "Content-Type: %s\r\n", h->content_type);
+    if (status != 204 && status != 304)
+        em_strbuf_printf(out, "Content-Length: %llu\r\n", len);
+    em_strbuf_printf(out, "Cache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n",
+                     h && h->cache_control ? h->cache_control : "no-cache");
+    em_strbuf_printf(out, "Content-Security-Policy: %s\r\n",
+                     h && h->web_app ? web_app_csp : api_csp);
     if (req->cors_origin) {
-        mg_response_header_add(c, "Access-Control-Allow-Origin", req->cors_origin, -1);
-        mg_response_header_add(c, "Access-Control-Expose-Headers",
-                               "Content-Crs, ETag, Link, Location", -1);
+        em_strbuf_printf(out,
+                         "Access-Control-Allow-Origin: %s\r\nAccess-Control-Expose-Headers: "
+                         "Content-Crs, Content-Disposition, ETag, Link, Location, "
+                         "X-Tile-Dropped-Features\r\n",
+                         req->cors_origin);
         if (strcmp(req->cors_origin, "*") != 0)
-            mg_response_header_add(c, "Vary", "Origin", -1);
+            em_strbuf_puts(out, "Vary: Origin\r\n");
     }
-    if (h && h->extra)
-        mg_response_header_add_lines(c, h->extra);
-    mg_response_header_send(c);
+    if (h && h->extra) {
+        /* extra holds "Name: value" lines; normalise their endings to CRLF */
+        for (const char *line = h->extra; *line;) {
+            size_t n = strcspn(line, "\r\n");
+            if (n > 0) {
+                em_strbuf_append(out, line, n);
+                em_strbuf_puts(out, "\r\n");
+            }
+            line += n;
+            while (*line == '\r' || *line == '\n')
+                line++;
+        }
+    }
+    em_strbuf_puts(out, "\r\n");
     req->status = status;
     req->bytes = 0;
-    if (!req->head && !bodyless && len > 0) {
-        int n = mg_write(c, body, len);
-        req->bytes = n > 0 ? n : 0;
+}
+
+static void send_headers(em_http_request *req, int status, const em_http_headers *h,
+                         unsigned long long len) {
+    em_strbuf head;
+    em_strbuf_init(&head);
+    format_head(req, status, h, len, &head);
+    mg_write(req->conn, head.data, head.len);
+    em_strbuf_free(&head);
+}
+
+int em_http_respond(em_http_request *req, int status, const em_http_headers *h, const void *body,
+                    size_t len) {
+    int with_body = !req->head && status != 204 && status != 304 && len > 0;
+    em_strbuf out;
+    em_strbuf_init(&out);
+    format_head(req, status, h, len, &out);
+    size_t head_len = out.len;
+    if (with_body && len <= 256 * 1024) { /* one write for head and body */
+        em_strbuf_append(&out, body, len);
+        int n = mg_write(req->conn, out.data, out.len);
+        req->bytes = n > (int)head_len ? n - (int)head_len : 0;
+    } else {
+        mg_write(req->conn, out.data, out.len);
+        if (with_body) {
+            int n = mg_write(req->conn, body, len);
+            req->bytes = n > 0 ? n : 0;
+        }
     }
+    em_strbuf_free(&out);
     return status;
+}
+
+int em_http_respond_file(em_http_request *req, int status, const em_http_headers *h, int fd,
+                         long long size) {
+    /* on the heap: CivetWeb's workers have small stacks (100 KiB in Debian's build) */
+    enum { PIECE = 65536 };
+    char *buf = malloc(PIECE);
+    if (!buf)
+        return em_http_error(req, 503, "unavailable", NULL, "the server is out of memory");
+    send_headers(req, status, h, size > 0 ? (unsigned long long)size : 0);
+    long long sent = 0;
+    while (!req->head && sent < size) {
+        size_t want = size - sent < PIECE ? (size_t)(size - sent) : PIECE;
+        ssize_t n = read(fd, buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || mg_write(req->conn, buf, (size_t)n) != (int)n)
+            break; /* the file shrank, or the client has gone */
+        sent += n;
+    }
+    free(buf);
+    req->bytes = sent;
+    /* Fewer bytes than Content-Length promised: the connection cannot carry another
+     * response, so it is closed after this one. */
+    if (!req->head && sent < size)
+        mg_disable_connection_keep_alive(req->conn);
+    return status;
+}
+
+/* RFC 5987 attr-char: what goes unescaped in filename*. */
+static int attr_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$&+-.^_`|~", c));
+}
+
+void em_http_content_disposition(const char *type, const char *filename, char *out, size_t outlen) {
+    char ascii[256], ext[768];
+    size_t a = 0, e = 0;
+    int plain = 1; /* the fallback is the name itself */
+    for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
+        unsigned char c = *p;
+        /* the fallback: one '_' per non-ASCII character (its lead byte), no quote,
+         * backslash or control character */
+        int odd = c >= 0x80 || c < 0x20 || c == 0x7F || c == '"' || c == '\\';
+        if (odd)
+            plain = 0;
+        if (a + 1 < sizeof ascii && (c & 0xC0) != 0x80)
+            ascii[a++] = odd ? '_' : (char)c;
+        if (e + 4 < sizeof ext) {
+            if (attr_char(c))
+                ext[e++] = (char)c;
+            else
+                e += (size_t)snprintf(ext + e, sizeof ext - e, "%%%02X", c);
+        }
+    }
+    ascii[a] = '\0';
+    ext[e] = '\0';
+    if (plain)
+        snprintf(out, outlen, "%s; filename=\"%s\"", type, ascii);
+    else
+        snprintf(out, outlen, "%s; filename=\"%s\"; filename*=UTF-8''%s", type, ascii, ext);
 }
 
 const char *em_http_json_text(json_object *obj, size_t *len) {
