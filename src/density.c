@@ -337,7 +337,8 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
                        : load_linked_units(db, params, by, town, &f, m, &units, err)) < 0)
         goto done;
     if (by == BY_TOWN && units.n > 1)
-        qsort(units.items, (size_t)units.n, sizeof *units.items, cmp_unit_code);
+        if (units.n > 0)
+            qsort(units.items, (size_t)units.n, sizeof *units.items, cmp_unit_code);
 
     /* classes over the units' rates per hectare */
     rates = malloc(sizeof *rates * ((size_t)units.n + 1));
@@ -353,7 +354,8 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
         if (isfinite(r))
             rates[nrates++] = r;
     }
-    qsort(rates, (size_t)nrates, sizeof *rates, cmp_double);
+    if (nrates > 0)
+        qsort(rates, (size_t)nrates, sizeof *rates, cmp_double);
     double breaks[4];
     em_quintile_breaks(rates, nrates, breaks);
     int class_counts[5] = {0};

@@ -276,7 +276,7 @@ static int load_wuwei(em_db *db, em_rules *r, work *w, int new_ones, em_error *e
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *code = (const char *)sqlite3_column_text(st, 0);
         em_estate_rules *e =
-            code ? bsearch(code, r->estates, (size_t)r->n, sizeof *e, by_code) : NULL;
+            code && r->n > 0 ? bsearch(code, r->estates, (size_t)r->n, sizeof *e, by_code) : NULL;
         if (!e)
             continue; /* an estate outside the selection */
         work *k = &w[e - r->estates];
@@ -522,7 +522,8 @@ static int along_corridors(em_db *db, sqlite3_stmt *st, const work *k, double ma
     }
     if (rc != SQLITE_DONE)
         return em_fail(err, EM_ERR_RUNTIME, "corridor distances: %s", sqlite3_errmsg(db->sql));
-    qsort(out, (size_t)n, sizeof *out, by_type);
+    if (n > 0) /* qsort's array may not be NULL, even when empty */
+        qsort(out, (size_t)n, sizeof *out, by_type);
     return n;
 }
 

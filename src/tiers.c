@@ -177,7 +177,8 @@ static void recommend(em_rules *r, int require_committee, ranked *rk, town_row *
         rk[i].qualifies = rk[i].e->eligible &&
                           (!require_committee || committee_rank(rk[i].e->owners_committee) == 2);
     }
-    qsort(rk, (size_t)r->n, sizeof *rk, by_town_then_strength);
+    if (r->n > 0) /* qsort's array may not be NULL, even when empty */
+        qsort(rk, (size_t)r->n, sizeof *rk, by_town_then_strength);
     for (int start = 0, end; start < r->n; start = end) {
         const char *key = town_key(rk[start].e);
         int qualified = 0;

@@ -1015,7 +1015,8 @@ em_tile_feature **em_tile_drop_order(em_tile *t, size_t *n) {
         for (size_t j = 0; j < t->layers[i].nfeatures; j++)
             if (!t->layers[i].features[j].dropped)
                 r[k++] = (ranked){&t->layers[i].features[j], i, j};
-    qsort(r, k, sizeof *r, by_drop_order);
+    if (k > 0)
+        qsort(r, k, sizeof *r, by_drop_order);
     for (size_t i = 0; i < k; i++)
         out[i] = r[i].f;
     free(r);
