@@ -431,15 +431,81 @@ json_object *em_table_to_json(const em_table *t, em_format fmt, em_lang lang) {
 
 /* GeoJSON is written feature by feature, with each geometry's text copied as it came
  * from SpatiaLite: parsing and re-serialising 40,000 grid cells would double the time. */
+static void write_json_string(const char *s, FILE *out) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out); /* UTF-8 passes through as it is */
+    }
+    fputc('"', out);
+}
+
+/* One row's properties as a JSON object, written straight out: building a json-c
+ * tree for 40,000 grid cells and freeing it cost more than the analysis. */
+static void write_row_object(const em_table *t, int r, FILE *out) {
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    fputc('{', out);
+    for (int c = 0; c < t->ncolumns; c++) {
+        const cell *v = at(t, r, c);
+        if (c)
+            fputc(',', out);
+        write_json_string(t->columns[c].name, out);
+        fputc(':', out);
+        switch (v->type) {
+        case EM_V_NULL:
+            fputs("null", out);
+            break;
+        case EM_V_TEXT:
+            write_json_string(v->v.text, out);
+            break;
+        case EM_V_INT:
+            fprintf(out, "%lld", v->v.i);
+            break;
+        case EM_V_REAL:
+            fprintf(out, "%.17g", v->v.d);
+            break;
+        case EM_V_BOOL:
+            fputs(v->v.b ? "true" : "false", out);
+            break;
+        case EM_V_JSON:
+            fputs(json_object_to_json_string_ext(v->v.j, flags), out);
+            break;
+        }
+    }
+    fputc('}', out);
+}
+
 static void write_geojson(const em_table *t, FILE *out) {
     const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
     fputs("{\"type\":\"FeatureCollection\",\"features\":[", out);
     for (int r = 0; r < t->rows; r++) {
-        json_object *props = row_properties(t, r);
-        fprintf(out, "%s{\"type\":\"Feature\",\"geometry\":%s,\"properties\":%s}", r ? "," : "",
-                t->geometry[r] ? t->geometry[r] : "null",
-                json_object_to_json_string_ext(props, flags));
-        json_object_put(props);
+        fprintf(out, "%s{\"type\":\"Feature\",\"geometry\":%s,\"properties\":", r ? "," : "",
+                t->geometry[r] ? t->geometry[r] : "null");
+        write_row_object(t, r, out);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+}
+
+static void write_json(const em_table *t, em_lang lang, FILE *out) {
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    fputs("{\"columns\":[", out);
+    for (int c = 0; c < t->ncolumns; c++) {
+        fputs(c ? ",{\"name\":" : "{\"name\":", out);
+        write_json_string(t->columns[c].name, out);
+        fputs(",\"label\":", out);
+        write_json_string(header(t, c, lang), out);
+        fputc('}', out);
+    }
+    fputs("],\"rows\":[", out);
+    for (int r = 0; r < t->rows; r++) {
+        if (r)
+            fputc(',', out);
+        write_row_object(t, r, out);
     }
     fprintf(out, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
 }
@@ -455,15 +521,9 @@ int em_table_write(const em_table *t, em_format fmt, em_lang lang, FILE *out) {
     case EM_FMT_GEOJSON:
         write_geojson(t, out);
         break;
-    case EM_FMT_JSON: {
-        json_object *root = em_table_to_json(t, fmt, lang);
-        fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE),
-              out);
-        fputc('\n', out);
-        json_object_put(root);
+    case EM_FMT_JSON:
+        write_json(t, lang, out);
         break;
-    }
     }
     return ferror(out) ? -1 : 0;
 }
