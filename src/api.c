@@ -351,6 +351,7 @@ typedef enum {
     R_VIOLATIONS,
     R_VIOLATION,
     R_AUDIT,
+    R_EXPORT,
     R_NONE
 } route_id;
 
@@ -366,6 +367,7 @@ static const struct {
     [R_VIOLATIONS] = {"/api/violations", "POST, OPTIONS"},
     [R_VIOLATION] = {"/api/violations/{id}", "GET, HEAD, PATCH, OPTIONS"},
     [R_AUDIT] = {"/api/audit", "GET, HEAD, OPTIONS"},
+    [R_EXPORT] = {"/api/export", "GET, HEAD, OPTIONS"},
     [R_NONE] = {"/api/*", ""},
 };
 
@@ -384,6 +386,8 @@ static route_id match(const char *path, char *buf, size_t buflen, const char **a
         return R_VIOLATIONS;
     if (strcmp(buf, "/audit") == 0)
         return R_AUDIT;
+    if (strcmp(buf, "/export") == 0)
+        return R_EXPORT;
     if (strncmp(buf, "/analysis/", 10) == 0 && buf[10] && !strchr(buf + 10, '/')) {
         *arg = buf + 10;
         return R_ANALYSIS;
@@ -703,6 +707,8 @@ static int dispatch(em_api *api, em_http_request *req, body *b) {
     }
     case R_AUDIT:
         return audit_get(req, db);
+    case R_EXPORT:
+        return em_api_export(req, db);
     default:
         return em_http_error(req, 404, "not_found", NULL, "no such resource under /api");
     }

@@ -15,6 +15,8 @@
  *   GET   /api/violations/{id}              one report as a Feature
  *   PATCH /api/violations/{id}              resolve or correct it      inspector, planner, admin
  *   GET   /api/audit?layer=&feature_id=&actor=&limit=&offset=    the audit log, admin
+ *   GET   /api/export?source=&format=[&crs=&encoding=&lang=&...]   `estatemap export`:
+ *                                           the file as an attachment (api_export.c)
  *
  * Writes need `Authorization: Bearer TOKEN` with a token from --tokens (auth.h):
  * none or an unknown one is a 401 (with WWW-Authenticate), a role that may not make
@@ -61,5 +63,8 @@ int em_api_guard_read(em_api *api, em_http_request *req);
 /* GET /api/analysis/{name} and /api/analysis (api_analysis.c). */
 int em_api_analysis(em_http_request *req, em_db *db, const char *name);
 json_object *em_api_analysis_list(const em_http_request *req);
+
+/* GET /api/export (api_export.c). */
+int em_api_export(em_http_request *req, em_db *db);
 
 #endif

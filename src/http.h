@@ -2,9 +2,10 @@
  *
  * The server (server.c) fills an em_http_request from CivetWeb -- decoded path,
  * decoded query parameters, the base URL for links -- and hands it to a handler
- * (ogc.c, static files, ...). Handlers answer through em_http_respond() and
- * em_http_error() only, so every response gets the same security and CORS
- * headers, a Content-Length, and is counted by the access log and metrics.
+ * (ogc.c, static files, ...). Handlers answer through em_http_respond() (or
+ * em_http_respond_file() for a file streamed from disk) and em_http_error() only, so
+ * every response gets the same security and CORS headers, a Content-Length, and is
+ * counted by the access log and metrics.
  *
  * Errors are always JSON: {"error":{"code","message","parameter"}}. Bad input is
  * a 4xx; a 500 means a bug or a broken database, never a bad request. */
@@ -83,6 +84,15 @@ em_crs_cache *em_http_crs(em_http_request *req, em_error *err);
 /* Send a complete response; returns `status` (what CivetWeb's begin_request wants). */
 int em_http_respond(em_http_request *req, int status, const em_http_headers *h, const void *body,
                     size_t len);
+/* Send `size` bytes read from `fd` (positioned at the start) in 64 KiB pieces, with
+ * the same headers as em_http_respond and a Content-Length; stops when the client
+ * goes away. Returns `status`; req->bytes says how much was sent. */
+int em_http_respond_file(em_http_request *req, int status, const em_http_headers *h, int fd,
+                         long long size);
+/* A Content-Disposition value (RFC 6266): `type` ("attachment") and filename="…" in
+ * ASCII (a '_' for each non-ASCII character, quote, backslash or control character),
+ * plus filename*=UTF-8''… (RFC 5987 %-encoding) when that fallback is not the name. */
+void em_http_content_disposition(const char *type, const char *filename, char *out, size_t outlen);
 /* Serialise `obj` (consumed: put) and send it. */
 int em_http_respond_json(em_http_request *req, int status, const char *content_type,
                          json_object *obj, const char *extra_headers);

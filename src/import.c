@@ -184,7 +184,8 @@ static int plan_fields(import_job *job, em_error *err) {
     for (int f = 0; f < job->nfields; f++)
         job->field_is_extra[f] = 1;
 
-    /* Explicit --map first, then exact names, then known aliases. */
+    /* Explicit --map first, then exact names, then known aliases (including the
+     * names our exports give a column, so an export imports again). */
     for (int m = 0; m < opt->nmap; m++) {
         const em_column *col = em_layer_column(layer, opt->map[m].column);
         if (!col)
@@ -206,7 +207,8 @@ static int plan_fields(import_job *job, em_error *err) {
                     continue;
                 const char *fname = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, f));
                 const em_column *col = &layer->columns[c];
-                if (name_matches(fname, col->name, pass ? col->aliases : NULL)) {
+                if (pass ? em_column_known_as(layer, col, fname)
+                         : name_matches(fname, col->name, NULL)) {
                     job->column_source[c] = f;
                     job->field_is_extra[f] = 0;
                     break;

@@ -1,6 +1,9 @@
 #include "layers.h"
 
+#include "shapefile_names.h"
+
 #include <string.h>
+#include <strings.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -127,6 +130,36 @@ const em_column *em_layer_column(const em_layer *layer, const char *name) {
         if (strcmp(layer->columns[i].name, name) == 0)
             return &layer->columns[i];
     return NULL;
+}
+
+/* `field` is one of the "|"-separated names in `list` (NULL: none), ignoring case. */
+static int in_list(const char *field, const char *list) {
+    size_t flen = strlen(field);
+    for (const char *a = list; a && *a;) {
+        const char *bar = strchr(a, '|');
+        size_t len = bar ? (size_t)(bar - a) : strlen(a);
+        if (len == flen && strncasecmp(a, field, len) == 0)
+            return 1;
+        a += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+/* The export's names are looked up in its own table rather than copied into the
+ * aliases above: one source of truth, so a renamed short name cannot break the
+ * re-import of an export (tests/unit/test_layers.c checks that every column has an
+ * entry and that no name is claimed by two columns of a layer). */
+int em_column_known_as(const em_layer *layer, const em_column *col, const char *field) {
+    if (strcasecmp(field, col->name) == 0 || in_list(field, col->aliases))
+        return 1;
+    const em_dbf_name *m = em_dbf_name_find(layer->name, col->name);
+    if (!m)
+        return 0;
+    const char *const exported[] = {m->dbf, m->zh_utf8, m->zh_gbk, m->zh};
+    for (size_t i = 0; i < COUNT(exported); i++)
+        if (exported[i] && strcasecmp(field, exported[i]) == 0)
+            return 1;
+    return 0;
 }
 
 const char *em_layer_names(void) {

@@ -32,7 +32,8 @@ typedef struct {
     /* NULL-terminated list of allowed values, or NULL for any. */
     const char *const *domain;
     /* Other names the column goes by in source files (Chinese headers, DBF short names),
-     * "|"-separated, matched case-insensitively. */
+     * "|"-separated, matched case-insensitively. The names our own exports give it
+     * come from shapefile_names.c and need not be repeated (em_column_known_as). */
     const char *aliases;
     /* Derived by estatemap after every import (links): recomputed from location. */
     int derived;
@@ -57,6 +58,11 @@ size_t em_layer_count(void);
 const em_layer *em_layer_at(size_t i);
 int em_layer_is_spatial(const em_layer *layer);
 const em_column *em_layer_column(const em_layer *layer, const char *name);
+/* 1 when a source field named `field` is `col` of `layer`: its name or one of its
+ * aliases (case-insensitively), or a name an export gives it (shapefile_names.h: the
+ * DBF short name, the Chinese short names for UTF-8 and GBK shapefiles, the full
+ * Chinese name of --lang zh), so that every export imports again. */
+int em_column_known_as(const em_layer *layer, const em_column *col, const char *field);
 /* Comma-separated list of importable names, for help and error messages. */
 const char *em_layer_names(void);
 

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* English names are the DBF aliases in layers.c, so an export imports again.
+/* The importer reads this table too (em_column_known_as), so every name here
+ * imports again as its column; English names are mostly layers.c's older aliases.
  * Chinese names are the column's usual name cut to 3 characters (UTF-8) or 5 (GBK),
  * chosen by hand to stay readable and distinct within a layer. */
 static const em_dbf_name names[] = {

@@ -2,8 +2,9 @@
  *
  * A DBF field name holds at most 10 bytes, and GIS programs truncate longer names
  * into clashes (BUILT_YEAR_ and BUILT_YEAR_1). So every column has a fixed,
- * documented short name here (BUILT_YR, TIER, FEE_RATE, ...), chosen to be the DBF
- * aliases the importer already accepts, so an exported shapefile imports again.
+ * documented short name here (BUILT_YR, TIER, FEE_RATE, ...). The importer accepts
+ * every name in this table as its column (em_column_known_as in layers.c), so an
+ * exported shapefile imports again, in English or Chinese, UTF-8 or GBK.
  * With --lang zh a column has a Chinese name that fits 10 bytes in the encoding:
  * 3 characters in UTF-8, 5 in GBK. Analysis columns that are not in the map get a
  * derived name; either way em_dbf_names_assign makes the set unique, and fields.csv

@@ -290,6 +290,21 @@ START_TEST(mime_types) {
 }
 END_TEST
 
+START_TEST(content_disposition) {
+    char out[512];
+    em_http_content_disposition("attachment", "estates.zip", out, sizeof out);
+    ck_assert_str_eq(out, "attachment; filename=\"estates.zip\"");
+    /* non-ASCII: an ASCII fallback, then RFC 5987 */
+    em_http_content_disposition("attachment", "小区 a.zip", out, sizeof out);
+    ck_assert_str_eq(out, "attachment; filename=\"__ a.zip\"; "
+                          "filename*=UTF-8''%E5%B0%8F%E5%8C%BA%20a.zip");
+    /* quotes, backslashes and control characters never reach the quoted string */
+    em_http_content_disposition("attachment", "a\"b\\c\r\nd.csv", out, sizeof out);
+    ck_assert_str_eq(out, "attachment; filename=\"a_b_c__d.csv\"; "
+                          "filename*=UTF-8''a%22b%5Cc%0D%0Ad.csv");
+}
+END_TEST
+
 START_TEST(metrics_text) {
     em_metrics_reset();
     em_metrics_observe_request("/healthz", 200, 0.0004);
@@ -390,6 +405,7 @@ int main(void) {
     tcase_add_test(tc, bbox_to_crs84);
     tcase_add_test(tc, listen_addresses);
     tcase_add_test(tc, mime_types);
+    tcase_add_test(tc, content_disposition);
     tcase_add_test(tc, metrics_text);
     tcase_add_test(tc, server_in_process);
     suite_add_tcase(s, tc);
