@@ -1,0 +1,181 @@
+/* global L */
+// Select estates by drawing a rectangle or a polygon; list them and export the selection:
+// GeoJSON and CSV are written in the browser from the features on the map; Shapefile and
+// GeoPackage come from /api/export (by the drawn box, or by code when the server filters codes).
+
+import { download, qs, saveBlob } from './api.js';
+import { collator, fmtNum, t } from './i18n.js';
+import { DrawTool, geometryMeetsRing, layerRing } from './draw.js';
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = text;
+  return e;
+}
+
+function csvCell(v) {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function wkt(geometry) {
+  const ring = (r) => `(${r.map((p) => `${p[0]} ${p[1]}`).join(', ')})`;
+  if (geometry.type === 'Polygon') return `POLYGON (${geometry.coordinates.map(ring).join(', ')})`;
+  if (geometry.type === 'MultiPolygon') return `MULTIPOLYGON (${geometry.coordinates.map((p) => `(${p.map(ring).join(', ')})`).join(', ')})`;
+  return '';
+}
+
+export class Selection {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.features = [];
+    this.overlay = null;
+    this.draw = new DrawTool(ctx.map, {
+      onStart: (kind) => {
+        ctx.mode = 'draw';
+        this.hint(kind === 'rect' ? t('sel.hint_rect') : t('sel.hint_poly'));
+        this.render();
+      },
+      onDone: (layer, kind) => {
+        ctx.mode = null;
+        this.hint(null);
+        this.select(layer, kind);
+      },
+      onCancel: () => {
+        ctx.mode = null;
+        this.hint(null);
+        this.render();
+      },
+    });
+  }
+
+  hint(text) {
+    const h = document.getElementById('draw-hint');
+    h.textContent = text || '';
+    h.hidden = !text;
+  }
+
+  select(layer, kind) {
+    const ring = layerRing(layer);
+    this.ring = ring;
+    const b = layer.getBounds();
+    this.kind = kind;
+    this.bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+    this.features = this.ctx.estateFeatures().filter((f) => geometryMeetsRing(f.geometry, ring));
+    if (this.overlay) this.overlay.remove();
+    this.overlay = L.geoJSON({ type: 'FeatureCollection', features: this.features }, {
+      pane: 'selectionPane',
+      interactive: false,
+      style: { color: '#0b57d0', weight: 2.5, fillColor: '#0b57d0', fillOpacity: 0.25 },
+    }).addTo(this.ctx.map);
+    this.render();
+    this.ctx.changed();
+  }
+
+  clear() {
+    this.draw.cancel(true);
+    this.draw.clearShape();
+    if (this.overlay) this.overlay.remove();
+    this.overlay = null;
+    this.features = [];
+    this.ctx.mode = null;
+    this.hint(null);
+    this.render();
+  }
+
+  render() {
+    const root = document.getElementById('panel-selection');
+    root.textContent = '';
+    const block = el('section', 'block');
+    block.appendChild(el('h3', 'block-title', t('sel.title')));
+    const seg = el('div', 'seg');
+    for (const [kind, key] of [['rect', 'sel.rect'], ['poly', 'sel.poly']]) {
+      const b = el('button', 'btn', t(key));
+      b.type = 'button';
+      b.dataset.draw = kind;
+      b.setAttribute('aria-pressed', String(this.draw.kind === kind));
+      b.addEventListener('click', () => this.draw.start(kind));
+      seg.appendChild(b);
+    }
+    const c = el('button', 'btn', t('sel.clear'));
+    c.type = 'button';
+    c.dataset.draw = 'clear';
+    c.addEventListener('click', () => this.clear());
+    seg.appendChild(c);
+    block.appendChild(seg);
+    root.appendChild(block);
+
+    const list = el('section', 'block');
+    if (!this.features.length) {
+      list.appendChild(el('p', 'note', t('sel.empty')));
+      root.appendChild(list);
+      return;
+    }
+    const households = this.features.reduce((a, f) => a + (f.properties.households || 0), 0);
+    const title = el('h3', 'block-title', t('sel.count', { n: fmtNum(this.features.length), h: fmtNum(households) }));
+    title.id = 'sel-count';
+    list.appendChild(title);
+    const wrap = el('div', 'table-wrap short');
+    const table = el('table', 'data-table');
+    table.id = 'sel-table';
+    const thead = el('thead');
+    const hr = el('tr');
+    for (const k of ['corridor.col.name', 'corridor.col.town', 'corridor.col.built', 'f.tier']) hr.appendChild(el('th', null, t(k)));
+    thead.appendChild(hr);
+    table.appendChild(thead);
+    const tb = el('tbody');
+    const col = collator();
+    const sorted = [...this.features].sort((a, b) => col.compare(a.properties.code, b.properties.code));
+    for (const f of sorted) {
+      const p = f.properties;
+      const tr = el('tr');
+      tr.dataset.code = p.code;
+      tr.appendChild(el('td', 'name', p.name));
+      tr.appendChild(el('td', null, this.ctx.townName(p.town_code)));
+      tr.appendChild(el('td', 'num', p.built_year));
+      tr.appendChild(el('td', null, p.tier || '—'));
+      tr.addEventListener('click', () => this.ctx.focusEstate(p.code));
+      tb.appendChild(tr);
+    }
+    table.appendChild(tb);
+    wrap.appendChild(table);
+    list.appendChild(wrap);
+    root.appendChild(list);
+    const form = this.ctx.exportForm('selection', (opts) => this.exportAs(opts));
+    const note = el('p', 'note', this.kind === 'poly' ? t('sel.poly_server') : t('sel.server_note'));
+    form.appendChild(note);
+    root.appendChild(form);
+  }
+
+  async exportAs(opts) {
+    const stamp = new Date().toISOString().slice(0, 10);
+    if (opts.format === 'geojson') {
+      const fc = { type: 'FeatureCollection', name: 'estates_selection', features: this.features };
+      saveBlob(new Blob([JSON.stringify(fc)], { type: 'application/geo+json' }), `estates_selection_${stamp}.geojson`);
+      return `estates_selection_${stamp}.geojson`;
+    }
+    if (opts.format === 'csv') {
+      const keys = Object.keys(this.features[0].properties).filter((k) => k !== 'extra');
+      const lines = [[...keys, 'wkt'].join(',')];
+      for (const f of this.features) lines.push([...keys.map((k) => csvCell(f.properties[k])), csvCell(wkt(f.geometry))].join(','));
+      saveBlob(new Blob(['\ufeff', lines.join('\r\n'), '\r\n'], { type: 'text/csv;charset=utf-8' }), `estates_selection_${stamp}.csv`);
+      return `estates_selection_${stamp}.csv`;
+    }
+    const p = {
+      source: 'estates',
+      format: opts.format,
+      crs: opts.crs,
+      encoding: opts.format === 'shp' ? opts.encoding : null,
+      lang: opts.lang,
+    };
+    if (this.kind === 'rect') p.bbox = this.bbox.map((v) => v.toFixed(7)).join(',');
+    else {
+      // the drawn polygon, lon/lat WKT: the server keeps the estates meeting it, as the map does
+      const ring = [...this.ring, this.ring[0]];
+      p.polygon = `POLYGON((${ring.map(([x, y]) => `${x.toFixed(7)} ${y.toFixed(7)}`).join(',')}))`;
+    }
+    return download(`/api/export${qs(p)}`, `estates_selection.${opts.format === 'shp' ? 'zip' : opts.format}`);
+  }
+}
