@@ -9,7 +9,6 @@
 #include <civetweb.h>
 #include <ctype.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,28 +107,6 @@ void em_api_free(em_api *api) {
 
 /* ---- answers ------------------------------------------------------------- */
 
-/* em_http_error() with extra header lines (Allow, WWW-Authenticate, Retry-After). */
-static int api_error(em_http_request *req, int status, const char *code, const char *parameter,
-                     const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int api_error(em_http_request *req, int status, const char *code, const char *parameter,
-                     const char *extra, const char *fmt, ...) {
-    char message[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    size_t n = strlen(message);
-    while (n > 0 && !em_http_utf8_valid(message, n))
-        message[--n] = '\0';
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "code", json_object_new_string(code));
-    json_object_object_add(e, "message", json_object_new_string(message));
-    json_object_object_add(e, "parameter", parameter ? json_object_new_string(parameter) : NULL);
-    json_object *root = json_object_new_object();
-    json_object_object_add(root, "error", e);
-    return em_http_respond_json(req, status, MT_JSON, root, extra);
-}
-
 static json_object *jlink(const char *href, const char *rel, const char *type) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "href", json_object_new_string(href));
@@ -180,30 +157,31 @@ static int authenticate(em_api *api, em_http_request *req, em_access access, em_
     if (wait > 0) {
         char extra[64];
         snprintf(extra, sizeof extra, "Retry-After: %d\r\n", wait);
-        return api_error(req, 429, "too_many_requests", NULL, extra,
-                         "too many failed authentications from %s; try again in %d s", client,
-                         wait);
+        return em_http_error_extra(req, 429, "too_many_requests", NULL, extra,
+                                   "too many failed authentications from %s; try again in %d s",
+                                   client, wait);
     }
     const char *header = mg_get_header(req->conn, "Authorization");
     em_auth_result r = em_tokens_authenticate(api->tokens, header, who);
     if (r == EM_AUTH_MISSING)
-        return api_error(req, 401, "unauthorized", NULL, "WWW-Authenticate: " REALM "\r\n",
-                         "%s needs %s (Authorization: Bearer TOKEN)%s", req->method,
-                         access_needs(access),
-                         api->tokens ? "" : "; this server was started without --tokens");
+        return em_http_error_extra(
+            req, 401, "unauthorized", NULL, "WWW-Authenticate: " REALM "\r\n",
+            "%s needs %s (Authorization: Bearer TOKEN)%s", req->method, access_needs(access),
+            api->tokens ? "" : "; this server was started without --tokens");
     if (r == EM_AUTH_INVALID) {
         em_ratelimit_failure(api->limiter, client, now);
         fprintf(stderr, "estatemap serve: %s %s from %s: invalid bearer token\n", req->method,
                 req->path, client);
-        return api_error(req, 401, "unauthorized", NULL,
-                         "WWW-Authenticate: " REALM ", error=\"invalid_token\"\r\n",
-                         "the bearer token is not valid");
+        return em_http_error_extra(req, 401, "unauthorized", NULL,
+                                   "WWW-Authenticate: " REALM ", error=\"invalid_token\"\r\n",
+                                   "the bearer token is not valid");
     }
     if (!em_role_allows(who->role, access))
-        return api_error(req, 403, "forbidden", NULL,
-                         "WWW-Authenticate: " REALM ", error=\"insufficient_scope\"\r\n",
-                         "the token '%s' has the role %s; %s %s needs %s", who->name,
-                         em_role_name(who->role), req->method, req->route, access_needs(access));
+        return em_http_error_extra(req, 403, "forbidden", NULL,
+                                   "WWW-Authenticate: " REALM ", error=\"insufficient_scope\"\r\n",
+                                   "the token '%s' has the role %s; %s %s needs %s", who->name,
+                                   em_role_name(who->role), req->method, req->route,
+                                   access_needs(access));
     return 0;
 }
 
@@ -238,39 +216,42 @@ static int read_body(em_http_request *req, body *b) {
     const struct mg_request_info *ri = mg_get_request_info(req->conn);
     const char *type = mg_get_header(req->conn, "Content-Type");
     if (type && *type && !strstr(type, "json") && !strstr(type, "JSON"))
-        return api_error(req, 415, "unsupported_media_type", NULL, NULL,
-                         "the body must be JSON (Content-Type: application/json or "
-                         "application/geo+json), not %.100s",
-                         type);
+        return em_http_error_extra(req, 415, "unsupported_media_type", NULL, NULL,
+                                   "the body must be JSON (Content-Type: application/json or "
+                                   "application/geo+json), not %.100s",
+                                   type);
     long long declared = ri->content_length;
     if (declared > EM_SERVER_MAX_BODY_BYTES)
-        return api_error(req, 413, "payload_too_large", NULL, NULL,
-                         "the request body is larger than %d bytes", EM_SERVER_MAX_BODY_BYTES);
+        return em_http_error_extra(req, 413, "payload_too_large", NULL, NULL,
+                                   "the request body is larger than %d bytes",
+                                   EM_SERVER_MAX_BODY_BYTES);
     size_t cap = declared >= 0 ? (size_t)declared + 1 : 65536;
     b->data = malloc(cap);
     if (!b->data)
-        return api_error(req, 503, "unavailable", NULL, NULL, "out of memory");
+        return em_http_error_extra(req, 503, "unavailable", NULL, NULL, "out of memory");
     for (;;) {
         if (b->len + 1 >= cap) {
             if (cap > EM_SERVER_MAX_BODY_BYTES + 1)
-                return api_error(req, 413, "payload_too_large", NULL, NULL,
-                                 "the request body is larger than %d bytes",
-                                 EM_SERVER_MAX_BODY_BYTES);
+                return em_http_error_extra(req, 413, "payload_too_large", NULL, NULL,
+                                           "the request body is larger than %d bytes",
+                                           EM_SERVER_MAX_BODY_BYTES);
             cap = cap * 2 > EM_SERVER_MAX_BODY_BYTES + 2 ? EM_SERVER_MAX_BODY_BYTES + 2 : cap * 2;
             char *grown = realloc(b->data, cap);
             if (!grown)
-                return api_error(req, 503, "unavailable", NULL, NULL, "out of memory");
+                return em_http_error_extra(req, 503, "unavailable", NULL, NULL, "out of memory");
             b->data = grown;
         }
         int n = mg_read(req->conn, b->data + b->len, cap - 1 - b->len);
         if (n < 0)
-            return api_error(req, 400, "bad_request", NULL, NULL, "the request body was cut off");
+            return em_http_error_extra(req, 400, "bad_request", NULL, NULL,
+                                       "the request body was cut off");
         if (n == 0)
             break;
         b->len += (size_t)n;
         if (b->len > EM_SERVER_MAX_BODY_BYTES)
-            return api_error(req, 413, "payload_too_large", NULL, NULL,
-                             "the request body is larger than %d bytes", EM_SERVER_MAX_BODY_BYTES);
+            return em_http_error_extra(req, 413, "payload_too_large", NULL, NULL,
+                                       "the request body is larger than %d bytes",
+                                       EM_SERVER_MAX_BODY_BYTES);
     }
     b->data[b->len] = '\0';
     b->read = 1;
@@ -282,17 +263,18 @@ static int read_body(em_http_request *req, body *b) {
 static json_object *parse_body(em_http_request *req, const body *b, int *rc) {
     *rc = 0;
     if (b->len == 0) {
-        *rc = api_error(req, 400, "invalid_body", NULL, NULL, "the request body is empty");
+        *rc =
+            em_http_error_extra(req, 400, "invalid_body", NULL, NULL, "the request body is empty");
         return NULL;
     }
     if (!em_http_utf8_valid(b->data, b->len)) {
-        *rc = api_error(req, 400, "invalid_body", NULL, NULL,
-                        "the request body is not valid UTF-8 (or holds a NUL)");
+        *rc = em_http_error_extra(req, 400, "invalid_body", NULL, NULL,
+                                  "the request body is not valid UTF-8 (or holds a NUL)");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(64);
     if (!tok) {
-        *rc = api_error(req, 503, "unavailable", NULL, NULL, "out of memory");
+        *rc = em_http_error_extra(req, 503, "unavailable", NULL, NULL, "out of memory");
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -306,12 +288,13 @@ static json_object *parse_body(em_http_request *req, const body *b, int *rc) {
         if (end == b->len)
             return obj;
         json_object_put(obj);
-        *rc = api_error(req, 400, "invalid_body", NULL, NULL,
-                        "the request body is not JSON: more text after the value at byte %zu", end);
+        *rc = em_http_error_extra(
+            req, 400, "invalid_body", NULL, NULL,
+            "the request body is not JSON: more text after the value at byte %zu", end);
         return NULL;
     }
     json_object_put(obj);
-    *rc = api_error(
+    *rc = em_http_error_extra(
         req, 400, "invalid_body", NULL, NULL, "the request body is not JSON: %s%s",
         jerr == json_tokener_continue ? "it ends too early" : json_tokener_error_desc(jerr), "");
     return NULL;
@@ -324,17 +307,18 @@ static int write_failed(em_api *api, em_http_request *req, em_write_error *e) {
          * become writable again, or the other writer may be done). */
         em_db_close(api->writer);
         api->writer = NULL;
-        return api_error(req, 503, "unavailable", NULL, "Retry-After: 5\r\n", "%s", e->err.message);
+        return em_http_error_extra(req, 503, "unavailable", NULL, "Retry-After: 5\r\n", "%s",
+                                   e->err.message);
     }
     if (e->conflict)
-        return api_error(req, 409, "conflict", param, NULL, "%s", e->err.message);
+        return em_http_error_extra(req, 409, "conflict", param, NULL, "%s", e->err.message);
     switch (e->err.kind) {
     case EM_ERR_USAGE:
-        return api_error(req, 400, "invalid_body", param, NULL, "%s", e->err.message);
+        return em_http_error_extra(req, 400, "invalid_body", param, NULL, "%s", e->err.message);
     case EM_ERR_INPUT:
-        return api_error(req, 422, "invalid_value", param, NULL, "%s", e->err.message);
+        return em_http_error_extra(req, 422, "invalid_value", param, NULL, "%s", e->err.message);
     case EM_ERR_NOTFOUND:
-        return api_error(req, 404, "not_found", NULL, NULL, "%s", e->err.message);
+        return em_http_error_extra(req, 404, "not_found", NULL, NULL, "%s", e->err.message);
     default:
         return em_http_error_from(req, &e->err, NULL);
     }
@@ -649,8 +633,8 @@ static int dispatch(em_api *api, em_http_request *req, body *b) {
     if (!method_allowed(r, req->method)) {
         char extra[128];
         snprintf(extra, sizeof extra, "Allow: %s\r\n", routes[r].allow);
-        return api_error(req, 405, "method_not_allowed", NULL, extra,
-                         "%s is not allowed here; use %s", req->method, routes[r].allow);
+        return em_http_error_extra(req, 405, "method_not_allowed", NULL, extra,
+                                   "%s is not allowed here; use %s", req->method, routes[r].allow);
     }
 
     const struct mg_request_info *ri = mg_get_request_info(req->conn);

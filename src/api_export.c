@@ -21,7 +21,6 @@
 #include "export.h"
 #include "layers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gdal.h>
@@ -39,27 +38,6 @@ static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
 
 static void gdal_register(void) {
     GDALAllRegister();
-}
-
-/* The folder and anything left in it (em_export's own work folder, on a failure). */
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[PATH_MAX];
-            snprintf(child, sizeof child, "%s/%s", dir, e->d_name);
-            struct stat st;
-            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(child);
-            else
-                unlink(child);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 /* Where `--name` (followed by no more of a name), `'name'` or a leading `name:` first
@@ -203,7 +181,7 @@ int em_api_export(em_http_request *req, em_db *db) {
     struct stat st;
     if (rc == 0 && (fd < 0 || fstat(fd, &st) != 0))
         rc = em_fail(&err, EM_ERR_RUNTIME, "cannot read the export %s: %s", path, strerror(errno));
-    remove_tree(dir); /* the open descriptor keeps the file readable */
+    em_export_remove_tree(dir); /* the open descriptor keeps the file readable */
     if (rc < 0) {
         if (fd >= 0)
             close(fd);

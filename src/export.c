@@ -283,7 +283,7 @@ static int parse_filters(em_db *db, const em_export_options *opt, const source_r
 
 /* ---------- temporary files ---------- */
 
-static void remove_tree(const char *path) {
+void em_export_remove_tree(const char *path) {
     DIR *d = opendir(path);
     if (d) {
         struct dirent *e;
@@ -294,7 +294,7 @@ static void remove_tree(const char *path) {
             snprintf(child, sizeof child, "%s/%s", path, e->d_name);
             struct stat st;
             if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(child);
+                em_export_remove_tree(child);
             else
                 unlink(child);
         }
@@ -427,7 +427,7 @@ int em_export(em_db *db, const em_export_options *opt, const char *out_path,
     if (rc == 0 && rename(work, out_path) != 0)
         rc = em_fail(err, EM_ERR_RUNTIME, "cannot write %s: %s", out_path, strerror(errno));
     if (tmpdir[0])
-        remove_tree(tmpdir);
+        em_export_remove_tree(tmpdir);
 
     CPLPopErrorHandler();
     if (ctx.gbk != (void *)-1)

@@ -90,4 +90,8 @@ typedef struct {
 int em_export(em_db *db, const em_export_options *opt, const char *out_path,
               em_export_report *report, em_error *err);
 
+/* Remove the folder `dir` and everything in it (symlinks are removed, not followed):
+ * em_export's work folder after a failure, GET /api/export's folder around it. */
+void em_export_remove_tree(const char *dir);
+
 #endif

@@ -358,13 +358,10 @@ int em_http_respond_json(em_http_request *req, int status, const char *content_t
     return rc;
 }
 
-int em_http_error(em_http_request *req, int status, const char *code, const char *parameter,
-                  const char *fmt, ...) {
+static int verror(em_http_request *req, int status, const char *code, const char *parameter,
+                  const char *extra, const char *fmt, va_list ap) {
     char message[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
     /* Messages quote user input; cut it back to valid UTF-8 if vsnprintf
      * truncated in the middle of a character. */
     size_t n = strlen(message);
@@ -376,10 +373,28 @@ int em_http_error(em_http_request *req, int status, const char *code, const char
     json_object_object_add(e, "parameter", parameter ? json_object_new_string(parameter) : NULL);
     json_object *root = json_object_new_object();
     json_object_object_add(root, "error", e);
+    return em_http_respond_json(req, status, "application/json", root, extra);
+}
+
+int em_http_error(em_http_request *req, int status, const char *code, const char *parameter,
+                  const char *fmt, ...) {
     const char *extra = NULL;
     if (status == 405)
         extra = "Allow: GET, HEAD, OPTIONS\r\n";
-    return em_http_respond_json(req, status, "application/json", root, extra);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = verror(req, status, code, parameter, extra, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int em_http_error_extra(em_http_request *req, int status, const char *code, const char *parameter,
+                        const char *extra, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = verror(req, status, code, parameter, extra, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int em_http_error_from(em_http_request *req, const em_error *err, const char *parameter) {

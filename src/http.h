@@ -99,6 +99,11 @@ int em_http_respond_json(em_http_request *req, int status, const char *content_t
 /* Send {"error":{"code":..,"message":..,"parameter":..}}; parameter may be NULL. */
 int em_http_error(em_http_request *req, int status, const char *code, const char *parameter,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* em_http_error() with `extra` header lines ("Name: value\r\n", e.g. Allow,
+ * WWW-Authenticate, Retry-After) instead of the default (Allow on a 405); may be NULL. */
+int em_http_error_extra(em_http_request *req, int status, const char *code, const char *parameter,
+                        const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* Map a library error to a status: usage/input 400, not found 404, runtime 500
  * (the details of a 500 go to the server log, not to the client). */
 int em_http_error_from(em_http_request *req, const em_error *err, const char *parameter);

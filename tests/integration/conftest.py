@@ -11,12 +11,16 @@ what the file says with what the database holds, not SpatiaLite with itself).
 
 import csv
 import hashlib
+import http.client
 import json
 import os
 import shutil
+import signal
+import socket
 import sqlite3
 import struct
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -163,6 +167,128 @@ def grid_cell_of(lon, lat):
         if x0 < lon < x1 and y0 < lat < y1:
             return code
     return None
+
+
+# ---------------------------------------------------------------- running the server
+# The HTTP tests (test_server, test_api, test_tiles, test_api_export) each run the real
+# `estatemap serve`; starting it, waiting for /healthz and stopping it is done here once.
+
+
+def die_with_parent():
+    """In the server's child process: get SIGTERM when pytest dies, so a crashed run
+    leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers.get('Content-Type')} {self.body[:400]!r}>"
+
+
+def request(port, path, method="GET", headers=None, body=None, source=None, timeout=60):
+    """Send `path` to 127.0.0.1:port exactly as given (no normalisation of '..' or
+    escapes), from the loopback address `source` if given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        if body is not None and not any(k.lower() in ("content-length", "transfer-encoding")
+                                        for k in headers or {}):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return Response(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+class RunningServer:
+    """`estatemap serve --db db` on a free loopback port with 4 threads, its access log
+    and stderr in `work` (file names start with `prefix`); returns once /healthz answers
+    200, failing the test if the server exits or does not answer within `ready_timeout`
+    seconds. `env` adds to the environment, `user` runs it as that uid (via setpriv),
+    `timeout` is the default for requests. Stop it with stop(), which returns its exit
+    status (the tests expect 0)."""
+
+    def __init__(self, bin_path, db, work, *extra, env=None, user=None, prefix="",
+                 ready_timeout=30, timeout=60):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.timeout = timeout
+        work = Path(work)
+        self.log_path = work / f"{prefix}access-{self.port}.log"
+        self.err_path = work / f"{prefix}stderr-{self.port}.txt"
+        full_env = dict(os.environ, LC_ALL="C.UTF-8")
+        full_env.pop("ESTATEMAP_DB", None)
+        full_env.update(env or {})
+        cmd = [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
+               "--threads", "4", "--access-log", str(self.log_path), *map(str, extra)]
+        if user is not None:  # run as another user (root ignores file permissions)
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err,
+                                     env=full_env, preexec_fn=die_with_parent)
+        deadline = time.time() + ready_timeout
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
+            try:
+                if request(self.port, "/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                self.proc.kill()
+                pytest.fail(f"server did not answer /healthz: {self.stderr()}")
+            time.sleep(0.05)
+
+    def url(self, path):
+        return self.base + path
+
+    def stderr(self):
+        if not self.err.closed:
+            self.err.flush()
+        return self.err_path.read_text("utf-8", "replace")
+
+    def request(self, path, **kw):
+        kw.setdefault("timeout", self.timeout)
+        return request(self.port, path, **kw)
+
+    def get(self, path, **kw):
+        return self.request(path, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Send `sig` (SIGTERM) and return the exit status; kill it if it hangs."""
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.err.close()
+        return rc
 
 
 # ---------------------------------------------------------------- reading the database

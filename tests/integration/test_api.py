@@ -20,10 +20,7 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import tempfile
 import threading
 import time
@@ -31,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import box_wkt, init_db, query, run_cli, scalar, write_geojson
+from conftest import (Response, RunningServer, box_wkt, free_port, init_db, query, run_cli,
+                      scalar, write_geojson)
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 ANALYSES = ["corridors", "density", "hotspots", "eligibility", "tiers", "progress"]
@@ -153,90 +151,15 @@ def write_tokens(path, extra=""):
 # ---------------------------------------------------------------- the server
 
 
-def die_with_parent():
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.headers.get('Content-Type')} {self.body[:400]!r}>"
-
-
-def request(port, path, method="GET", headers=None, body=None, source="127.0.0.1",
-            timeout=120):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                      source_address=(source, 0))
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v)
-        if body is not None and not any(k.lower() in ("content-length", "transfer-encoding")
-                                        for k in headers or {}):
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        r = conn.getresponse()
-        return Response(r.status, r.headers, r.read())
-    finally:
-        conn.close()
-
-
 def auth(role):
     return {"Authorization": f"Bearer {TOKENS[role][1]}"}
 
 
-class Server:
-    def __init__(self, bin_path, db, work, *extra, user=None):
-        self.port = free_port()
-        self.work = Path(work)
-        self.log_path = self.work / f"access-{self.port}.log"
-        self.err_path = self.work / f"stderr-{self.port}.txt"
-        env = dict(os.environ, LC_ALL="C.UTF-8")
-        env.pop("ESTATEMAP_DB", None)
-        cmd = [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
-               "--threads", "4", "--access-log", str(self.log_path), *map(str, extra)]
-        if user is not None:  # run as another user (root ignores file permissions)
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
-        self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err, env=env,
-                                     preexec_fn=die_with_parent)
-        deadline = time.time() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                if request(self.port, "/healthz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not answer /healthz: {self.stderr()}")
-            time.sleep(0.05)
+class Server(RunningServer):
+    """The server; call() sends JSON bodies and a role's token, from `source`."""
 
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text("utf-8", "replace")
+    def __init__(self, bin_path, db, work, *extra, user=None):
+        super().__init__(bin_path, db, work, *extra, user=user, timeout=120)
 
     def call(self, method, path, body=None, role=None, headers=None, source="127.0.0.1"):
         h = dict(headers or {})
@@ -245,20 +168,10 @@ class Server:
         if body is not None and not isinstance(body, (bytes, bytearray)):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
             h.setdefault("Content-Type", "application/json")
-        return request(self.port, path, method=method, headers=h, body=body, source=source)
+        return self.request(path, method=method, headers=h, body=body, source=source)
 
     def get(self, path, **kw):
         return self.call("GET", path, **kw)
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.err.close()
-        return rc
 
 
 def error_of(r, status, parameter="ANY", code=None):
@@ -933,9 +846,10 @@ def test_bad_reports(server, database, name, body, status, parameter):
 def test_body_limits_and_types(server, database):
     before = db_state(database)
     # declared too large: refused before it is read
-    r = request(server.port, "/api/violations", method="POST",
-                headers={**auth("inspector"), "Content-Type": "application/json",
-                         "Content-Length": str(5 * 1024 * 1024)}, body=b"{}")
+    r = server.request("/api/violations", method="POST",
+                       headers={**auth("inspector"), "Content-Type": "application/json",
+                                "Content-Length": str(5 * 1024 * 1024)}, body=b"{}",
+                       source="127.0.0.1")
     error_of(r, 413, code="payload_too_large")
     # a real body over 1 MiB
     huge = json.dumps(report(*INSIDE_E001, description="x" * (1024 * 1024 + 10))).encode()

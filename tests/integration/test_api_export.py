@@ -10,13 +10,9 @@ byte (zips are compared member by member: their timestamps differ).
 """
 
 import hashlib
-import http.client
 import io
 import json
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 import zipfile
@@ -26,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 from osgeo import gdal, ogr, osr
 
-from conftest import init_db, query, run_cli, scalar, write_geojson
+from conftest import RunningServer, init_db, query, run_cli, scalar, write_geojson
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -48,88 +44,16 @@ TOKEN = "read-Vb8nQ2xL5kR7tW1z"
 # ---------------------------------------------------------------- the server
 
 
-def die_with_parent():
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+class Server(RunningServer):
+    """The server with TMPDIR set to `tmpdir`."""
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.headers.get('Content-Type')} {self.body[:400]!r}>"
-
-
-def request(port, path, method="GET", headers=None, timeout=120):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v)
-        conn.endheaders()
-        r = conn.getresponse()
-        return Response(r.status, r.headers, r.read())
-    finally:
-        conn.close()
-
-
-class Server:
     def __init__(self, bin_path, db, work, tmpdir, *extra):
-        self.port = free_port()
-        self.log_path = Path(work) / f"access-{self.port}.log"
-        self.err_path = Path(work) / f"stderr-{self.port}.txt"
-        env = dict(os.environ, LC_ALL="C.UTF-8", TMPDIR=str(tmpdir))
-        env.pop("ESTATEMAP_DB", None)
-        self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
-             "--threads", "4", "--access-log", str(self.log_path), *map(str, extra)],
-            stdout=subprocess.DEVNULL, stderr=self.err, env=env, preexec_fn=die_with_parent)
-        deadline = time.time() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                if request(self.port, "/healthz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not answer /healthz: {self.stderr()}")
-            time.sleep(0.05)
-
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text("utf-8", "replace")
+        super().__init__(bin_path, db, work, *extra, env={"TMPDIR": str(tmpdir)},
+                         timeout=120)
 
     def export(self, params, method="GET", headers=None):
-        return request(self.port, "/api/export?" + urlencode(params), method=method,
-                       headers=headers)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(20)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.err.close()
-        return rc
+        return self.request("/api/export?" + urlencode(params), method=method,
+                            headers=headers)
 
 
 def error_of(r, status, parameter, code=None):
@@ -401,17 +325,17 @@ def test_bad_parameters_are_400s_naming_them(server, clean_tmp, params, paramete
 
 
 def test_a_parameter_given_twice(server, clean_tmp):
-    r = request(server.port, "/api/export?source=estates&format=shp&format=gpkg")
+    r = server.request("/api/export?source=estates&format=shp&format=gpkg")
     error_of(r, 400, "format")
 
 
 def test_only_get_head_and_options(server, clean_tmp):
-    r = request(server.port, "/api/export?source=estates&format=shp", method="POST",
-                headers={"Content-Length": "0"})
+    r = server.request("/api/export?source=estates&format=shp", method="POST",
+                       headers={"Content-Length": "0"})
     assert r.status in (401, 405), r  # writes need a token before anything else
-    r = request(server.port, "/api/export", method="OPTIONS")
+    r = server.request("/api/export", method="OPTIONS")
     assert r.status == 204 and "GET" in r.headers["Allow"], r
-    index = request(server.port, "/api").json()
+    index = server.request("/api").json()
     assert any(e["path"] == "/api/export" for e in index["endpoints"])
 
 
@@ -459,7 +383,7 @@ def test_no_temporary_files_left_behind(server, server_tmp, clean_tmp):
     assert int(line.split()[-1]) < length  # it really was cut off
     assert entries(server_tmp) == before
     # and the server goes on serving
-    assert request(server.port, "/healthz").status == 200
+    assert server.request("/healthz").status == 200
     assert server.export({"source": "towns", "format": "csv"}).status == 200
 
 

@@ -25,7 +25,8 @@ import pytest
 from osgeo import ogr
 from pyproj import Transformer
 
-from conftest import SCHEMA_VERSION, box_wkt, init_db, run_cli, write_geojson
+from conftest import (SCHEMA_VERSION, RunningServer, box_wkt, free_port, init_db, run_cli,
+                      write_geojson)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -132,89 +133,13 @@ def build_database(bin_path, work):
 # ---------------------------------------------------------------- the server
 
 
-def die_with_parent():
-    """In the server's child process: get SIGTERM when pytest dies, so a crashed run
-    leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+class Server(RunningServer):
+    """The server with ESTATEMAP_HOME set to `home` if given."""
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.headers.get('Content-Type')} {self.body[:300]!r}>"
-
-
-def request(port, path, method="GET", headers=None, body=None, timeout=60):
-    """Send `path` exactly as given (no normalisation of '..' or escapes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v)
-        if body is not None and not any(k.lower() == "content-length" for k in headers or {}):
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        r = conn.getresponse()
-        return Response(r.status, r.headers, r.read())
-    finally:
-        conn.close()
-
-
-class Server:
     def __init__(self, bin_path, db, work, *extra, home=None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = work / f"access-{self.port}.log"
-        self.err_path = work / f"stderr-{self.port}.txt"
-        env = dict(os.environ, LC_ALL="C.UTF-8")
-        env.pop("ESTATEMAP_DB", None)
-        if home:
-            env["ESTATEMAP_HOME"] = str(home)
-        self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
-             "--threads", "4", "--access-log", str(self.log_path), *extra],
-            stdout=subprocess.DEVNULL, stderr=self.err, env=env, preexec_fn=die_with_parent)
-        deadline = time.time() + 20
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                if request(self.port, "/healthz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not answer /healthz: {self.stderr()}")
-            time.sleep(0.05)
-
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text("utf-8", "replace")
-
-    def get(self, path, **kw):
-        return request(self.port, path, **kw)
+        super().__init__(bin_path, db, work, *extra,
+                         env={"ESTATEMAP_HOME": str(home)} if home else None,
+                         ready_timeout=20)
 
     def json(self, path, status=200, content_type="application/json"):
         r = self.get(path)
@@ -233,16 +158,6 @@ class Server:
         if parameter != "ANY":
             assert e["parameter"] == parameter, (path, e)
         return e
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.err.close()
-        return rc
 
 
 @pytest.fixture(scope="module")

@@ -26,24 +26,19 @@ Tests that need node skip, saying why, when node or node_modules/ (`npm ci`) is 
 """
 
 import gzip
-import http.client
 import json
 import math
-import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from osgeo import gdal, ogr
 from shapely.geometry import mapping
 
-from conftest import REPO, run_cli, spatialite_blob_to_shape, write_geojson
+from conftest import REPO, RunningServer, run_cli, spatialite_blob_to_shape, write_geojson
 
 gdal.UseExceptions()
 
@@ -80,77 +75,9 @@ def sample_tiles(zooms, places=PLACES):
 # ---------------------------------------------------------------- the server
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def die_with_parent():
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {dict(self.headers)} {self.body[:200]!r}>"
-
-
-def request(port, path, method="GET", headers=None, timeout=60):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v)
-        conn.endheaders()
-        r = conn.getresponse()
-        return Response(r.status, r.headers, r.read())
-    finally:
-        conn.close()
-
-
-class Server:
+class Server(RunningServer):
     def __init__(self, bin_path, db, work, *extra):
-        self.port = free_port()
-        self.err_path = work / f"tiles-stderr-{self.port}.txt"
-        self.log_path = work / f"tiles-access-{self.port}.log"
-        env = dict(os.environ, LC_ALL="C.UTF-8")
-        env.pop("ESTATEMAP_DB", None)
-        self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
-             "--threads", "4", "--access-log", str(self.log_path), *extra],
-            stdout=subprocess.DEVNULL, stderr=self.err, env=env, preexec_fn=die_with_parent)
-        deadline = time.time() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                if request(self.port, "/healthz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                self.proc.kill()
-                pytest.fail(f"server did not answer /healthz: {self.stderr()}")
-            time.sleep(0.05)
-
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text("utf-8", "replace")
-
-    def get(self, path, **kw):
-        return request(self.port, path, **kw)
+        super().__init__(bin_path, db, work, *extra, prefix="tiles-")
 
     def tile(self, layers, z, x, y, fmt, **kw):
         return self.get(f"/tiles/{layers}/{z}/{x}/{y}.{fmt}", **kw)
@@ -173,15 +100,6 @@ class Server:
                 name, value = line.rsplit(" ", 1)
                 out[name] = float(value)
         return out
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.err.close()
 
 
 @pytest.fixture(scope="module")
