@@ -1,4 +1,5 @@
 #include "tile_http.h"
+#include "gzip.h"
 
 #include "metrics.h"
 #include "mvt.h"
@@ -13,7 +14,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 struct em_tile_service {
     em_tile_cache *cache;
@@ -116,65 +116,6 @@ int em_tile_etag_matches(const char *inm, const char *etag, const char *etag_gz)
             p++;
     }
     return 0;
-}
-
-/* Accept-Encoding lists gzip (or x-gzip, or *) with a q above 0. */
-static int accepts_gzip(const char *h) {
-    if (!h)
-        return 0;
-    int star = 0, gzip = -1;
-    const char *p = h;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *tok = p;
-        while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
-            p++;
-        size_t n = (size_t)(p - tok);
-        double q = 1;
-        while (*p && *p != ',') {
-            if (*p == ';') {
-                p++;
-                while (*p == ' ' || *p == '\t')
-                    p++;
-                if ((*p == 'q' || *p == 'Q') && p[1] == '=')
-                    q = strtod(p + 2, NULL);
-            } else {
-                p++;
-            }
-        }
-        if ((n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-            (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
-            gzip = q > 0;
-        else if (n == 1 && *tok == '*')
-            star = q > 0;
-    }
-    return gzip >= 0 ? gzip : star;
-}
-
-static unsigned char *gzip_body(const unsigned char *in, size_t len, size_t *out_len) {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return NULL;
-    uLong bound = deflateBound(&z, (uLong)len);
-    unsigned char *out = malloc(bound);
-    if (!out) {
-        deflateEnd(&z);
-        return NULL;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = out;
-    z.avail_out = (uInt)bound;
-    int rc = deflate(&z, Z_FINISH);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(out);
-        return NULL;
-    }
-    return out;
 }
 
 /* ---- parsing the path ------------------------------------------------------------- */
@@ -342,7 +283,7 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     char etag[128], etag_gz[128];
     em_tile_etag(svc, versions, index, n, NULL, etag, sizeof etag);
     em_tile_etag(svc, versions, index, n, "gz", etag_gz, sizeof etag_gz);
-    int gzip_ok = accepts_gzip(mg_get_header(req->conn, "Accept-Encoding"));
+    int gzip_ok = em_gzip_accepted(mg_get_header(req->conn, "Accept-Encoding"));
     if (em_tile_etag_matches(mg_get_header(req->conn, "If-None-Match"), etag, etag_gz)) {
         char extra[192];
         snprintf(extra, sizeof extra, "ETag: %s\r\nVary: Accept-Encoding\r\n",
@@ -358,7 +299,7 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
         const unsigned char *g = NULL;
         size_t glen = 0;
         if (gzip_ok && e->len > 0 && !em_tile_cache_gzip(svc->cache, e, &g, &glen)) {
-            gz = gzip_body(e->body, e->len, &glen);
+            gz = em_gzip(e->body, e->len, &glen);
             if (gz)
                 em_tile_cache_set_gzip(svc->cache, e, gz, glen);
             g = gz;
@@ -410,7 +351,7 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     unsigned char *gz = NULL;
     size_t gz_len = 0;
     if (gzip_ok && len > 0) {
-        gz = gzip_body(body, len, &gz_len);
+        gz = em_gzip(body, len, &gz_len);
         if (gz && e)
             em_tile_cache_set_gzip(svc->cache, e, gz, gz_len);
     }
