@@ -118,3 +118,31 @@ int em_params_date(const em_params *p, const char *key, char out[11], em_error *
         return em_fail(err, EM_ERR_USAGE, "%s: '%s' is not a date (YYYY-MM-DD)", key, v);
     return 0;
 }
+
+int em_params_town(em_db *db, const em_params *p, const char **out, em_error *err) {
+    const char *town = em_params_get(p, "town");
+    *out = NULL;
+    if (!town)
+        return 0;
+    int digits = (int)strlen(town) == 9;
+    for (const char *c = town; digits && *c; c++)
+        digits = *c >= '0' && *c <= '9';
+    if (!digits)
+        return em_fail(err, EM_ERR_USAGE, "town: '%s' is not a 9-digit town code (e.g. 310112101)",
+                       town);
+    sqlite3_stmt *st = em_db_prepare(db,
+                                     "SELECT EXISTS (SELECT 1 FROM towns WHERE code = ?1)"
+                                     " OR EXISTS (SELECT 1 FROM estates WHERE town_code = ?1)"
+                                     " OR EXISTS (SELECT 1 FROM grid WHERE town_code = ?1)",
+                                     err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, town, -1, SQLITE_STATIC);
+    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (!known)
+        return em_fail(err, EM_ERR_USAGE, "town: no town, estate or grid cell has the code '%s'",
+                       town);
+    *out = town;
+    return 0;
+}

@@ -44,6 +44,9 @@ int em_params_real(const em_params *p, const char *key, double lo, double hi, do
                    em_error *err);
 int em_params_bool(const em_params *p, const char *key, int *out, em_error *err);
 int em_params_date(const em_params *p, const char *key, char out[11], em_error *err);
+/* `town`: NULL when absent; a usage error unless it is a 9-digit code that names a
+ * town or appears on some estate or grid cell. */
+int em_params_town(em_db *db, const em_params *p, const char **out, em_error *err);
 
 typedef em_table *(*em_analysis_fn)(em_db *db, const em_params *params, em_error *err);
 

@@ -193,21 +193,6 @@ static int parse_tier(const em_params *p, options *o, em_error *err) {
         "tier: '%s' is not 示范版, 提升版, 基础版 (demonstration, upgrade, basic) or none", v);
 }
 
-static int check_town(em_db *db, const char *town, em_error *err) {
-    sqlite3_stmt *st = em_db_prepare(db,
-                                     "SELECT EXISTS (SELECT 1 FROM towns WHERE code = ?1)"
-                                     " OR EXISTS (SELECT 1 FROM estates WHERE town_code = ?1)",
-                                     err);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, town, -1, SQLITE_STATIC);
-    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (!known)
-        return em_fail(err, EM_ERR_USAGE, "town: no town with code '%s'", town);
-    return 0;
-}
-
 static int parse_options(em_db *db, const em_params *p, options *o, em_error *err) {
     static const char *const allowed[] = {"types", "buffer", "town", "built-before",
                                           "tier",  "all",    NULL};
@@ -218,8 +203,7 @@ static int parse_options(em_db *db, const em_params *p, options *o, em_error *er
     if (em_params_int(p, "built-before", 1900, 2100, &o->built_before, err) < 0 ||
         em_params_bool(p, "all", &o->list_all, err) < 0)
         return -1;
-    o->town = em_params_get(p, "town");
-    if (o->town && check_town(db, o->town, err) < 0)
+    if (em_params_town(db, p, &o->town, err) < 0)
         return -1;
     return 0;
 }

@@ -282,20 +282,6 @@ static int parse_by(const em_params *p, unit_kind *by, em_error *err) {
     return em_fail(err, EM_ERR_USAGE, "by: '%s' is not estate, grid or town", v);
 }
 
-static int check_town(em_db *db, const char *town, em_error *err) {
-    sqlite3_stmt *st = em_db_prepare(db,
-                                     "SELECT EXISTS (SELECT 1 FROM towns WHERE code = ?1)"
-                                     " OR EXISTS (SELECT 1 FROM estates WHERE town_code = ?1)"
-                                     " OR EXISTS (SELECT 1 FROM grid WHERE town_code = ?1)",
-                                     err);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, town, -1, SQLITE_STATIC);
-    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return known ? 0 : em_fail(err, EM_ERR_USAGE, "town: no town with code '%s'", town);
-}
-
 static long long count_matching(em_db *db, const em_violation_filter *f, em_error *err) {
     sqlite3_stmt *st =
         em_db_prepare(db, "SELECT count(*) FROM violations WHERE " EM_VIOLATION_FILTER_SQL, err);
@@ -319,8 +305,8 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
     em_violation_filter f;
     if (em_params_check(params, allowed, err) < 0 || parse_by(params, &by, err) < 0)
         return NULL;
-    const char *town = em_params_get(params, "town");
-    if (town && check_town(db, town, err) < 0)
+    const char *town = NULL;
+    if (em_params_town(db, params, &town, err) < 0)
         return NULL;
     if (em_violation_filter_parse(db, params, &f, err) < 0)
         return NULL;

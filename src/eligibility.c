@@ -798,7 +798,7 @@ static em_table *run_eligibility(em_db *db, const em_params *params, em_error *e
     if (em_params_check(params, allowed, err) < 0 || em_rules_as_of(params, as_of, err) < 0 ||
         em_params_int(params, "built-before", 1900, 2100, &built_before, err) < 0 ||
         em_params_bool(params, "failing", &failing, err) < 0 ||
-        em_rules_town(db, params, &q.town, err) < 0)
+        em_params_town(db, params, &q.town, err) < 0)
         return NULL;
     q.as_of = as_of;
     q.built_before = built_before;

@@ -172,7 +172,7 @@ static em_table *run_progress(em_db *db, const em_params *params, em_error *err)
     const char *town = NULL;
     em_settings settings;
     if (em_params_check(params, allowed, err) < 0 || em_rules_as_of(params, as_of, err) < 0 ||
-        em_rules_town(db, params, &town, err) < 0 || em_settings_load(db, &settings, err) < 0)
+        em_params_town(db, params, &town, err) < 0 || em_settings_load(db, &settings, err) < 0)
         return NULL;
 
     town_progress *towns = NULL;

@@ -33,9 +33,6 @@ json_object *em_settings_json(const em_settings *s);
 
 /* `as-of` (YYYY-MM-DD), defaulting to today's local date. */
 int em_rules_as_of(const em_params *p, char out[11], em_error *err);
-/* `town`: NULL when absent; a usage error unless it is a 9-digit code that names a
- * town or appears on some estate. */
-int em_rules_town(em_db *db, const em_params *p, const char **out, em_error *err);
 
 /* ceil(share * n) without floating-point surprises (0.1 * 30 is 3.0000000000000004). */
 long em_quota_count(double share, long n);

@@ -378,7 +378,7 @@ static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
     int require_committee = 1;
     if (em_params_check(params, allowed, err) < 0 || em_rules_as_of(params, as_of, err) < 0 ||
         em_params_bool(params, "require-committee", &require_committee, err) < 0 ||
-        em_rules_town(db, params, &town, err) < 0)
+        em_params_town(db, params, &town, err) < 0)
         return NULL;
     const char *by = em_params_get(params, "by");
     if (!by)

@@ -71,7 +71,7 @@ START_TEST(town_and_date_parameters) {
     em_error err = {0};
     em_params p = {0};
     const char *town = "x";
-    ck_assert_int_eq(em_rules_town(db, &p, &town, &err), 0);
+    ck_assert_int_eq(em_params_town(db, &p, &town, &err), 0);
     ck_assert_ptr_null(town);
     char date[11];
     ck_assert_int_eq(em_rules_as_of(&p, date, &err), 0);
@@ -79,13 +79,13 @@ START_TEST(town_and_date_parameters) {
 
     em_params bad = {0};
     em_params_add(&bad, "town", "31011");
-    ck_assert_int_eq(em_rules_town(db, &bad, &town, &err), -1);
+    ck_assert_int_eq(em_params_town(db, &bad, &town, &err), -1);
     ck_assert_int_eq(err.kind, EM_ERR_USAGE);
     ck_assert_ptr_nonnull(strstr(err.message, "town"));
 
     em_params unknown = {0};
     em_params_add(&unknown, "town", "310112999");
-    ck_assert_int_eq(em_rules_town(db, &unknown, &town, &err), -1);
+    ck_assert_int_eq(em_params_town(db, &unknown, &town, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.message, "310112999"));
 
     em_params when = {0};
