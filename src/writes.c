@@ -465,6 +465,20 @@ static int finish(em_db *db, em_write_error *e) {
     return 0;
 }
 
+/* The audit row and the commit that end every write; on failure the write is rolled
+ * back and `e` says why. */
+static int audit_and_finish(em_db *db, const em_audit_who *who, const char *layer, long long id,
+                            const char *key, json_object *before, json_object *after,
+                            em_write_error *e) {
+    em_error err = {0};
+    if (em_audit_record(db, who, layer, id, key, before, after, &err) < 0) {
+        from_error(e, &err);
+        em_db_rollback(db);
+        return -1;
+    }
+    return finish(db, e);
+}
+
 static int abort_write(em_db *db) {
     em_db_rollback(db);
     return -1;
@@ -709,12 +723,7 @@ int em_write_violation_create(em_db *db, const em_audit_who *who, json_object *f
         from_error(e, &err);
         return abort_write(db);
     }
-    if (em_audit_record(db, who, "violations", id, code, NULL, after, &err) < 0) {
-        json_object_put(after);
-        from_error(e, &err);
-        return abort_write(db);
-    }
-    if (finish(db, e) < 0) {
+    if (audit_and_finish(db, who, "violations", id, code, NULL, after, e) < 0) {
         json_object_put(after);
         return -1;
     }
@@ -869,12 +878,8 @@ int em_write_violation_update(em_db *db, const em_audit_who *who, long long id, 
         rc = 0;
         goto done;
     }
-    if (em_audit_record(db, who, "violations", id, prop_text(before, "code"), before, after, &err) <
-        0) {
-        from_error(e, &err);
-        goto done;
-    }
-    if (finish(db, e) < 0)
+    if (audit_and_finish(db, who, "violations", id, prop_text(before, "code"), before, after, e) <
+        0)
         goto done;
     *out = after;
     after = NULL;
@@ -1022,11 +1027,7 @@ int em_write_estate_update(em_db *db, const em_audit_who *who, const char *ref, 
         rc = 0;
         goto done;
     }
-    if (em_audit_record(db, who, "estates", id, code, before, after, &err) < 0) {
-        from_error(e, &err);
-        goto done;
-    }
-    if (finish(db, e) < 0)
+    if (audit_and_finish(db, who, "estates", id, code, before, after, e) < 0)
         goto done;
     *out = after;
     after = NULL;
@@ -1182,12 +1183,9 @@ int em_write_estate_renovation(em_db *db, const em_audit_who *who, const char *r
         from_error(e, &err);
         goto done;
     }
-    if (!same_json(before, after) &&
-        em_audit_record(db, who, "renovation", id, code, before, after, &err) < 0) {
-        from_error(e, &err);
-        goto done;
-    }
-    if (finish(db, e) < 0)
+    if (same_json(before, after)
+            ? finish(db, e) < 0
+            : audit_and_finish(db, who, "renovation", id, code, before, after, e) < 0)
         goto done;
     *out = json_object_new_object();
     json_object_object_add(*out, "estate_id", json_object_new_int64(id));
