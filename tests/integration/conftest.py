@@ -624,3 +624,19 @@ def spatialite_connect(db_path):
         con.close()
         pytest.skip(f"cannot load mod_spatialite into Python's sqlite3: {e}")
     return con
+
+
+def import_estate_gbk_cannot_hold(bin_path, db, workdir):
+    """A town and two estates into `db`; estate E2's name starts with 𠀀 (U+20000),
+    which has no GBK code (ArcGIS would show '?'), so a GBK export must fail on it."""
+    towns = Path(workdir) / "towns.geojson"
+    write_geojson(towns, [({"code": "310112001", "name": "江川路街道"},
+                           "POLYGON((121.3 31.0,121.5 31.0,121.5 31.2,121.3 31.2,121.3 31.0))")])
+    assert run_cli(bin_path, "import", "towns", towns, "--db", db).rc == 0
+    estates = Path(workdir) / "estates.geojson"
+    write_geojson(estates, [
+        ({"code": "E1", "name": "碧江花园"},
+         "POLYGON((121.40 31.10,121.41 31.10,121.41 31.11,121.40 31.10))"),
+        ({"code": "E2", "name": "𠀀家园"},
+         "POLYGON((121.42 31.10,121.43 31.10,121.43 31.11,121.42 31.10))")])
+    assert run_cli(bin_path, "import", "estates", estates, "--db", db).rc == 0

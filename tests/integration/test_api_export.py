@@ -22,7 +22,8 @@ from urllib.parse import urlencode
 import pytest
 from osgeo import gdal, ogr, osr
 
-from conftest import RunningServer, init_db, query, run_cli, scalar, write_geojson
+from conftest import (RunningServer, import_estate_gbk_cannot_hold, init_db, query, run_cli,
+                      scalar)
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -420,17 +421,7 @@ def test_an_export_that_fails_half_way(bin_path, work, tmp_path):
     """Text GBK cannot hold is found while writing: a 400 naming encoding, and the
     half-written files are gone."""
     db = init_db(bin_path, tmp_path / "small.sqlite")
-    towns = tmp_path / "towns.geojson"
-    write_geojson(towns, [({"code": "310112001", "name": "江川路街道"},
-                           "POLYGON((121.3 31.0,121.5 31.0,121.5 31.2,121.3 31.2,121.3 31.0))")])
-    assert run_cli(bin_path, "import", "towns", towns, "--db", db).rc == 0
-    estates = tmp_path / "estates.geojson"
-    write_geojson(estates, [
-        ({"code": "E1", "name": "碧江花园"},
-         "POLYGON((121.40 31.10,121.41 31.10,121.41 31.11,121.40 31.10))"),
-        ({"code": "E2", "name": "𠀀家园"},
-         "POLYGON((121.42 31.10,121.43 31.10,121.43 31.11,121.42 31.10))")])
-    assert run_cli(bin_path, "import", "estates", estates, "--db", db).rc == 0
+    import_estate_gbk_cannot_hold(bin_path, db, tmp_path)
     tmp = tmp_path / "server-tmp"
     tmp.mkdir()
     s = Server(bin_path, db, tmp_path, tmp)

@@ -10,11 +10,9 @@ within 1 cm; a failing export must leave nothing at -o.
 import csv
 import io
 import math
-import os
 import sqlite3
 import xml.etree.ElementTree as ET
 import zipfile
-from pathlib import Path
 
 import pytest
 import shapefile  # pyshp
@@ -24,8 +22,8 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import shape as shapely_shape
 from shapely.ops import transform as shapely_transform
 
-from conftest import (as_multi, init_db, query, rows, run_cli, same_geometry, scalar,
-                      write_geojson)
+from conftest import (as_multi, import_estate_gbk_cannot_hold, init_db, query, rows, run_cli,
+                      same_geometry, scalar)
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -696,18 +694,7 @@ def test_help(cli):
 
 def test_failed_export_leaves_no_file(bin_path, new_db, tmp_path):
     db = new_db()
-    town = tmp_path / "towns.geojson"
-    write_geojson(town, [({"code": "310112001", "name": "江川路街道"},
-                          "POLYGON((121.3 31.0,121.5 31.0,121.5 31.2,121.3 31.2,121.3 31.0))")])
-    assert run_cli(bin_path, "import", "towns", town, "--db", db).rc == 0
-    estates = tmp_path / "estates.geojson"
-    # 𠀀 (U+20000) has no GBK code: ArcGIS would show '?'
-    write_geojson(estates, [
-        ({"code": "E1", "name": "碧江花园"},
-         "POLYGON((121.40 31.10,121.41 31.10,121.41 31.11,121.40 31.10))"),
-        ({"code": "E2", "name": "𠀀家园"},
-         "POLYGON((121.42 31.10,121.43 31.10,121.43 31.11,121.42 31.10))")])
-    assert run_cli(bin_path, "import", "estates", estates, "--db", db).rc == 0
+    import_estate_gbk_cannot_hold(bin_path, db, tmp_path)
     out = tmp_path / "estates.zip"
     r = run_cli(bin_path, "export", "estates", "--format", "shp", "--encoding", "GBK",
                 "--db", db, "-o", out)
