@@ -1,4 +1,5 @@
 #include "http_static.h"
+#include "sha256.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -83,6 +84,13 @@ static int has_bad_segment(const char *path) {
     return 0;
 }
 
+const char *em_static_cache_control(const char *path) {
+    /* npm packages, copied by scripts/vendor-web, change only with package-lock.json */
+    if (strncmp(path, "/vendor/", 8) == 0)
+        return "public, max-age=604800";
+    return "no-cache";
+}
+
 static void http_date(time_t t, char *out, size_t len) {
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -143,18 +151,6 @@ int em_static_serve(em_http_request *req, const char *web_root) {
     if (!S_ISREG(st.st_mode) || st.st_size > MAX_STATIC_FILE)
         return em_http_error(req, 404, "not_found", NULL, "no such file");
 
-    char etag[64], modified[64];
-    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
-             (unsigned long long)st.st_size);
-    http_date(st.st_mtime, modified, sizeof modified);
-    const char *type = em_static_mime_type(real);
-    int html = strncmp(type, "text/html", 9) == 0;
-    char extra[256];
-    snprintf(extra, sizeof extra, "ETag: %s\r\nLast-Modified: %s\r\n", etag, modified);
-    em_http_headers h = {type, html ? "no-cache" : "public, max-age=3600", extra, html};
-    if (etag_matches(mg_get_header(req->conn, "If-None-Match"), etag))
-        return em_http_respond(req, 304, &h, NULL, 0);
-
     int fd = open(real, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return em_http_error(req, 404, "not_found", NULL, "no such file");
@@ -175,6 +171,23 @@ int em_static_serve(em_http_request *req, const char *web_root) {
         em_error err;
         em_fail(&err, EM_ERR_RUNTIME, "reading %s failed", real);
         return em_http_error_from(req, &err, NULL);
+    }
+
+    /* A strong ETag from the bytes themselves: an upgrade that keeps a file's size
+     * and time (tar, cp -p) still changes its tag. */
+    char etag[2 * EM_SHA256_BYTES + 3], modified[64];
+    etag[0] = '"';
+    em_sha256_hex(data, size, etag + 1);
+    snprintf(etag + 33, sizeof etag - 33, "\""); /* 128 bits are plenty */
+    http_date(st.st_mtime, modified, sizeof modified);
+    const char *type = em_static_mime_type(real);
+    int html = strncmp(type, "text/html", 9) == 0;
+    char extra[256];
+    snprintf(extra, sizeof extra, "ETag: %s\r\nLast-Modified: %s\r\n", etag, modified);
+    em_http_headers h = {type, em_static_cache_control(req->path), extra, html};
+    if (etag_matches(mg_get_header(req->conn, "If-None-Match"), etag)) {
+        free(data);
+        return em_http_respond(req, 304, &h, NULL, 0);
     }
     int rc = em_http_respond(req, 200, &h, data, size);
     free(data);

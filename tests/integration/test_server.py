@@ -10,6 +10,7 @@ stopped with SIGTERM and must exit 0.
 
 import datetime as dt
 import http.client
+import hashlib
 import json
 import os
 import re
@@ -181,6 +182,9 @@ def home(work):
     (web / "app.js").write_text("console.log('estatemap');\n", encoding="utf-8")
     (web / "style.css").write_text("body { margin: 0 }\n", encoding="utf-8")
     (web / "sub" / "index.html").write_text("<p>sub</p>", encoding="utf-8")
+    (web / "vendor" / "leaflet" / "dist").mkdir(parents=True)
+    (web / "vendor" / "leaflet" / "dist" / "leaflet.js").write_text("/* leaflet */\n",
+                                                                    encoding="utf-8")
     (web / ".hidden").write_text(SECRET, encoding="utf-8")
     (home / "secret.txt").write_text(SECRET, encoding="utf-8")
     os.symlink(home / "secret.txt", web / "link.txt")
@@ -341,12 +345,54 @@ def test_web_app_assets(server):
     r = server.get("/app.js")
     assert r.status == 200
     assert r.headers["Content-Type"].startswith("text/javascript")
-    assert "max-age=3600" in r.headers["Cache-Control"]
     assert server.get("/style.css").headers["Content-Type"].startswith("text/css")
     r = server.get("/sub")
     assert r.status == 301 and r.headers["Location"] == "sub/"
     assert server.get("/sub/").text == "<p>sub</p>"
     server.error("/missing.js", 404)
+
+
+def strong_etag_of(body):
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/app.js", "/style.css", "/sub/"])
+def test_the_apps_own_files_are_never_stale(server, home, path):
+    """Our files: no-cache (revalidated on every load) with a strong ETag of their
+    bytes, so an upgrade shows at once, even one that keeps a file's size and time."""
+    r = server.get(path)
+    assert r.status == 200
+    assert r.headers["Cache-Control"] == "no-cache"
+    etag = r.headers["ETag"]
+    assert etag == strong_etag_of(r.body) and not etag.startswith("W/")
+    again = server.get(path, headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == b""
+    assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "no-cache"
+    assert server.get(path, headers={"If-None-Match": f'"x", W/{etag}'}).status == 304
+    assert server.get(path, headers={"If-None-Match": '"0123"'}).status == 200
+
+
+def test_an_upgraded_file_with_the_same_size_and_time_gets_a_new_etag(server, home):
+    f = home / "web" / "upgrade.js"
+    f.write_text("export const v = 1;\n", encoding="utf-8")
+    old = server.get("/upgrade.js")
+    st = f.stat()
+    f.write_text("export const v = 2;\n", encoding="utf-8")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    r = server.get("/upgrade.js", headers={"If-None-Match": old.headers["ETag"]})
+    assert r.status == 200 and r.text == "export const v = 2;\n"
+    assert r.headers["ETag"] != old.headers["ETag"]
+    assert r.headers["ETag"] == strong_etag_of(r.body)
+
+
+def test_vendored_npm_files_keep_a_long_max_age(server):
+    r = server.get("/vendor/leaflet/dist/leaflet.js")
+    assert r.status == 200 and r.text == "/* leaflet */\n"
+    assert r.headers["Cache-Control"] == "public, max-age=604800"
+    assert r.headers["ETag"] == strong_etag_of(r.body)
+    assert server.get("/vendor/leaflet/dist/leaflet.js",
+                      headers={"If-None-Match": r.headers["ETag"]}).status == 304
 
 
 @pytest.mark.parametrize("path", [
