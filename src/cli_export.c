@@ -8,7 +8,9 @@
 #include "cli_export.h"
 #include "export.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char export_help[] =
@@ -54,13 +56,61 @@ static const char export_help[] =
     "  --tier T            示范版 (demonstration), 提升版 (upgrade) or 基础版 (basic);\n"
     "                      estates and renovation\n"
     "  --built-before YEAR estates built before YEAR; estates and renovation\n"
-    "  --bbox W,S,E,N      features meeting a lon/lat box\n\n"
+    "  --bbox W,S,E,N      features meeting a lon/lat box\n"
+    "  --polygon WKT|@FILE features that intersect a lon/lat polygon (touching counts):\n"
+    "                      WKT POLYGON or MULTIPOLYGON, or @FILE holding WKT or\n"
+    "                      GeoJSON (a geometry, a Feature, or a FeatureCollection of\n"
+    "                      one Feature); it must be valid, at most 100000 vertices\n\n"
     "analysis options: every other --key VALUE goes to the analysis, as with\n"
     "`estatemap analyze NAME --key VALUE`.\n\n"
     "examples:\n"
     "  estatemap export estates --format shp --crs EPSG:4549 --encoding GBK -o estates.zip\n"
     "  estatemap export estates,violations,corridors -o minhang.gpkg --town 310112102\n"
-    "  estatemap export analysis:corridors --buffer railway=50 -o along.zip\n";
+    "  estatemap export analysis:corridors --buffer railway=50 -o along.zip\n"
+    "  estatemap export estates --polygon @drawn.geojson --crs EPSG:4549 -o picked.zip\n";
+
+#define POLYGON_FILE_MAX (64L << 20)
+
+/* `--polygon @FILE`: the file's text (GeoJSON or WKT), read whole; NULL with a
+ * message naming --polygon. The caller frees it. */
+static char *read_polygon_file(const char *path, em_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        em_fail(err, EM_ERR_USAGE, "--polygon @%s: cannot read it: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    size_t got;
+    while (text && (got = fread(text + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *more = (long)cap < POLYGON_FILE_MAX ? realloc(text, cap * 2) : NULL;
+            if (!more) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = more;
+            cap *= 2;
+        }
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!text || failed) {
+        free(text);
+        em_fail(err, EM_ERR_USAGE, "--polygon @%s: %s", path,
+                failed ? "reading it failed" : "the file is too large (64 MiB at most)");
+        return NULL;
+    }
+    text[n] = '\0';
+    if (strlen(text) != n) {
+        free(text);
+        em_fail(err, EM_ERR_USAGE, "--polygon @%s: not a text file (it holds a NUL byte)", path);
+        return NULL;
+    }
+    return text;
+}
 
 static void print_help(FILE *out) {
     fputs(export_help, out);
@@ -71,7 +121,8 @@ static void print_help(FILE *out) {
     }
 }
 
-int em_cli_export(int argc, char **argv) {
+/* The command; *polygon_text is a --polygon @FILE's text, freed by the caller. */
+static int export_command(int argc, char **argv, char **polygon_text) {
     if (argc < 2) {
         print_help(stderr);
         return EM_EXIT_USAGE;
@@ -123,6 +174,13 @@ int em_cli_export(int argc, char **argv) {
                 output = value;
             continue;
         }
+        if (strcmp(name, "polygon") == 0 && value && value[0] == '@') {
+            if (*polygon_text)
+                return em_cli_usage("export", "--polygon given twice");
+            if (!(*polygon_text = read_polygon_file(value + 1, &err)))
+                return em_cli_usage("export", "%s", err.message);
+            value = *polygon_text;
+        }
         int own = strcmp(name, "format") == 0 || strcmp(name, "crs") == 0 ||
                   strcmp(name, "encoding") == 0 || strcmp(name, "lang") == 0 ||
                   strcmp(name, "source") == 0;
@@ -162,4 +220,11 @@ int em_cli_export(int argc, char **argv) {
                report.files);
     printf(" (%s, EPSG:%d)\n", em_export_format_name(opt.format), opt.epsg);
     return EM_EXIT_OK;
+}
+
+int em_cli_export(int argc, char **argv) {
+    char *polygon_text = NULL;
+    int rc = export_command(argc, argv, &polygon_text);
+    free(polygon_text);
+    return rc;
 }

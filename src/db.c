@@ -75,6 +75,9 @@ em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_erro
     }
     db->spatialite_cache = spatialite_alloc_connection();
     spatialite_init_ex(db->sql, db->spatialite_cache, 0);
+    /* GEOS's notices are ours to report (with the feature or parameter at fault),
+     * not stray lines on stderr, where the server's access log may be. */
+    spatialite_set_silent_mode(db->spatialite_cache);
     sqlite3_busy_timeout(db->sql, 10000);
     sqlite3_extended_result_codes(db->sql, 1);
 

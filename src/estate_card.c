@@ -2,6 +2,7 @@
 
 #include "eligibility.h"
 #include "layers.h"
+#include "tiers.h"
 #include "writes.h"
 
 #include <math.h>
@@ -157,6 +158,34 @@ static json_object *rule_item(int number, const char *key, const char *en, const
     return o;
 }
 
+/* The estate's row of the tiers analysis (its recommended tier, rank and why), from
+ * the same evaluation of its town; an estate outside the renovation scope has none. */
+static json_object *tiers_section(const em_rules *r, const em_estate_rules *e) {
+    json_object *row = e->in_scope ? em_tiers_estate(r, e->code, 1) : NULL;
+    if (row) {
+        json_object_object_add(row, "in_scope", json_object_new_boolean(1));
+        return row;
+    }
+    char en[256], zh[256], year[16] = "unknown", year_zh[16] = "未知";
+    if (e->built_year)
+        snprintf(year, sizeof year, "%d", e->built_year),
+            snprintf(year_zh, sizeof year_zh, "%d 年", e->built_year);
+    snprintf(en, sizeof en,
+             "built %s: outside the renovation scope (built before %ld), so no tier is "
+             "recommended",
+             year, r->settings.scope_built_before);
+    snprintf(zh, sizeof zh, "建成年份%s，不在改造范围内（%ld 年前建成），不建议版本", year_zh,
+             r->settings.scope_built_before);
+    row = json_object_new_object();
+    json_object_object_add(row, "code", json_object_new_string(e->code));
+    json_object_object_add(row, "in_scope", json_object_new_boolean(0));
+    json_object_object_add(row, "recommended_tier", NULL);
+    json_object_object_add(row, "assigned_tier", e->tier ? json_object_new_string(e->tier) : NULL);
+    json_object_object_add(row, "note", json_object_new_string(en));
+    json_object_object_add(row, "note_zh", json_object_new_string(zh));
+    return row;
+}
+
 /* Judge the estate as the eligibility analysis does. em_rules_evaluate() works per
  * town, so the estate's town is evaluated and its row picked. */
 static int rules_sections(em_db *db, const char *code, json_object *attrs, const em_params *params,
@@ -214,6 +243,7 @@ static int rules_sections(em_db *db, const char *code, json_object *attrs, const
     json_object_object_add(prio, "along",
                            e->along ? json_object_get(e->along) : json_object_new_array());
     json_object_object_add(card, "priority", prio);
+    json_object_object_add(card, "tiers", tiers_section(&r, e));
     em_rules_free(&r);
     return 0;
 }

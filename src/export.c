@@ -204,7 +204,7 @@ static int parse_sources(const char *source, source_ref *refs, int *n, em_error 
 /* ---------- filters ---------- */
 
 static const char *filter_key(const char *key) {
-    static const char *const keys[] = {"town", "tier", "built-before", "bbox"};
+    static const char *const keys[] = {"town", "tier", "built-before", "bbox", "polygon"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i]) == 0)
             return keys[i];
@@ -228,7 +228,7 @@ static int parse_filters(em_db *db, const em_export_options *opt, const source_r
                                opt->params.key[i], a->name, a->name);
             return em_fail(err, EM_ERR_USAGE,
                            "--%s is not an option of a layer export (filters: --town, --tier, "
-                           "--built-before, --bbox)",
+                           "--built-before, --bbox, --polygon)",
                            opt->params.key[i]);
         }
         if (strcmp(key, "town") == 0) {
@@ -264,6 +264,9 @@ static int parse_filters(em_db *db, const em_export_options *opt, const source_r
                 return em_fail(err, EM_ERR_USAGE, "--built-before '%s': must be a year", value);
             f->built_before = (long)year;
             f->built_set = 1;
+        } else if (strcmp(key, "polygon") == 0) {
+            if (ex_polygon_parse(db, value, &f->polygon, &f->polygon_len, err) < 0)
+                return -1;
         } else {
             double b[4];
             char tail;
@@ -358,13 +361,15 @@ int em_export(em_db *db, const em_export_options *opt, const char *out_path,
                        em_export_format_name(opt->format));
     ex_filters filters = {0};
     char town[16] = "";
-    if (!refs[0].analysis && parse_filters(db, opt, &refs[0], &filters, town, err) < 0)
-        return -1;
     for (int i = 0; i < nsrc; i++)
         if (opt->format == EM_EXPORT_KML &&
             (refs[i].layer ? !em_layer_is_spatial(refs[i].layer) : !refs[i].analysis->has_geometry))
             return em_fail(err, EM_ERR_USAGE, "--format kml needs geometry, and %s has none",
                            refs[i].layer ? refs[i].layer->name : refs[i].analysis->name);
+    if (!refs[0].analysis && parse_filters(db, opt, &refs[0], &filters, town, err) < 0) {
+        free(filters.polygon);
+        return -1;
+    }
 
     GDALAllRegister();
     ex_ctx ctx = {0};
@@ -436,5 +441,6 @@ int em_export(em_db *db, const em_export_options *opt, const char *out_path,
         OCTDestroyCoordinateTransformation(ctx.to_out);
     OSRDestroySpatialReference(lonlat);
     OSRDestroySpatialReference(ctx.srs);
+    free(filters.polygon);
     return rc;
 }

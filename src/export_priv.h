@@ -45,7 +45,9 @@ typedef struct {
     const char *tier; /* 示范版, 提升版 or 基础版 */
     long built_before;
     int has_bbox;
-    double bbox[4]; /* minlon, minlat, maxlon, maxlat */
+    double bbox[4];         /* minlon, minlat, maxlon, maxlat */
+    unsigned char *polygon; /* --polygon as WKB (lon/lat), owned; NULL when not given */
+    size_t polygon_len;
     /* which were given, for refusing those a layer lacks */
     int town_set, tier_set, built_set;
 } ex_filters;
@@ -94,6 +96,16 @@ typedef struct {
     int dates_as_text; /* CSV, KML: ISO dates as text (Excel and KML readers parse them) */
     ex_geom_mode geom;
 } ex_profile;
+
+/* ---- export_polygon.c ---- */
+
+/* Most vertices --polygon may have. */
+#define EX_POLYGON_MAX_POINTS 100000
+
+/* --polygon's text (lon/lat WKT POLYGON or MULTIPOLYGON, or GeoJSON: a geometry, a
+ * Feature or a FeatureCollection of one) as 2D WKB in *wkb (malloc'd), after
+ * checking it as the file header says. A usage error naming --polygon otherwise. */
+int ex_polygon_parse(em_db *db, const char *text, unsigned char **wkb, size_t *len, em_error *err);
 
 /* ---- export_source.c ---- */
 

@@ -152,7 +152,7 @@ static int layer_widths(ex_source *src, em_db *db, em_error *err) {
 typedef struct {
     int n;
     struct {
-        int kind; /* 0 text, 1 int, 2 real */
+        int kind; /* 0 text, 1 int, 2 real, 3 blob (s, i bytes) */
         const char *s;
         long long i;
         double d;
@@ -172,6 +172,12 @@ static void bind_bbox(binds *b, const double bbox[4]) {
         b->v[b->n].kind = 2;
         b->v[b->n++].d = bbox[i];
     }
+}
+
+static void bind_blob(binds *b, const void *p, size_t len) {
+    b->v[b->n].kind = 3;
+    b->v[b->n].s = p;
+    b->v[b->n++].i = (long long)len;
 }
 
 static int has_column(const em_layer *layer, const char *name) {
@@ -230,6 +236,15 @@ static int filter_sql(const em_layer *layer, const ex_filters *f, char *sql, siz
             spatial ? " AND" : estates_of, t, spatial ? "" : ")");
         bind_bbox(b, f->bbox);
         bind_bbox(b, f->bbox);
+    }
+    if (f->polygon) { /* the features that intersect it (touching counts) */
+        const char *t = spatial ? layer->table : "estates";
+        ADD("%s id IN (SELECT rowid FROM SpatialIndex WHERE f_table_name = '%s' AND "
+            "f_geometry_column = 'geom' AND search_frame = GeomFromWKB(?, 4326)) AND "
+            "ST_Intersects(geom, GeomFromWKB(?, 4326))%s",
+            spatial ? " AND" : estates_of, t, spatial ? "" : ")");
+        bind_blob(b, f->polygon, f->polygon_len);
+        bind_blob(b, f->polygon, f->polygon_len);
     }
 #undef ADD
     if (used >= len)
@@ -300,7 +315,9 @@ int ex_source_open_layer(ex_source *src, em_db *db, const em_layer *layer, const
     for (int i = 0; i < b.n; i++) {
         int rc = b.v[i].kind == 0   ? sqlite3_bind_text(src->st, i + 1, b.v[i].s, -1, SQLITE_STATIC)
                  : b.v[i].kind == 1 ? sqlite3_bind_int64(src->st, i + 1, b.v[i].i)
-                                    : sqlite3_bind_double(src->st, i + 1, b.v[i].d);
+                 : b.v[i].kind == 3
+                     ? sqlite3_bind_blob(src->st, i + 1, b.v[i].s, (int)b.v[i].i, SQLITE_STATIC)
+                     : sqlite3_bind_double(src->st, i + 1, b.v[i].d);
         if (rc != SQLITE_OK)
             return em_fail(err, EM_ERR_RUNTIME, "binding export filters: %s",
                            sqlite3_errmsg(sqlite3_db_handle(src->st)));

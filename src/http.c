@@ -98,9 +98,6 @@ int em_http_parse_query(em_http_request *req, const char *query, const char **ba
     *bad = NULL;
     if (!query || !*query)
         return 0;
-    if (strlen(query) > EM_HTTP_MAX_QUERY)
-        return em_fail(err, EM_ERR_USAGE, "the query string is longer than %d bytes",
-                       EM_HTTP_MAX_QUERY);
     const char *p = query;
     while (*p) {
         const char *amp = strchr(p, '&');
@@ -144,6 +141,17 @@ int em_http_parse_query(em_http_request *req, const char *query, const char **ba
         if (!amp)
             break;
         p = amp + 1;
+    }
+    if (strlen(query) > EM_HTTP_MAX_QUERY) { /* blame the longest value: a drawn polygon */
+        size_t longest = 0;
+        for (int i = 0; i < req->nparams; i++)
+            if (strlen(req->params[i].value) >= longest) {
+                longest = strlen(req->params[i].value);
+                *bad = req->params[i].name;
+            }
+        return em_fail(err, EM_ERR_USAGE, "the query string is longer than %d bytes%s%s%s",
+                       EM_HTTP_MAX_QUERY, *bad ? " (" : "", *bad ? *bad : "",
+                       *bad ? " is the longest parameter)" : "");
     }
     return 0;
 }

@@ -167,22 +167,26 @@ static int by_town_then_strength(const void *pa, const void *pb) {
     return ka->qualifies ? by_strength(pa, pb) : strcmp(ka->e->code, kb->e->code);
 }
 
-/* Rank each town's eligible estates and recommend tiers; fill the town counts. The
- * estates end up in `rk` in that order. */
-static void recommend(em_rules *r, int require_committee, ranked *rk, town_row **towns,
-                      int *ntowns) {
+/* Rank each town's eligible estates in scope and recommend tiers; fill the town
+ * counts. The estates in scope end up in `rk` in that order; returns how many. */
+static int recommend(const em_rules *r, int require_committee, ranked *rk, town_row **towns,
+                     int *ntowns) {
+    int n = 0;
     for (int i = 0; i < r->n; i++) {
-        rk[i].e = &r->estates[i];
-        rk[i].tier = 2;
-        rk[i].qualifies = rk[i].e->eligible &&
-                          (!require_committee || committee_rank(rk[i].e->owners_committee) == 2);
+        if (!r->estates[i].in_scope)
+            continue;
+        ranked *k = &rk[n++];
+        k->e = &r->estates[i];
+        k->tier = 2;
+        k->qualifies =
+            k->e->eligible && (!require_committee || committee_rank(k->e->owners_committee) == 2);
     }
-    if (r->n > 0) /* qsort's array may not be NULL, even when empty */
-        qsort(rk, (size_t)r->n, sizeof *rk, by_town_then_strength);
-    for (int start = 0, end; start < r->n; start = end) {
+    if (n > 0) /* qsort's array may not be NULL, even when empty */
+        qsort(rk, (size_t)n, sizeof *rk, by_town_then_strength);
+    for (int start = 0, end; start < n; start = end) {
         const char *key = town_key(rk[start].e);
         int qualified = 0;
-        for (end = start; end < r->n && strcmp(town_key(rk[end].e), key) == 0; end++)
+        for (end = start; end < n && strcmp(town_key(rk[end].e), key) == 0; end++)
             qualified += rk[end].qualifies;
         int scope = end - start;
         long demo_n = em_quota_count(r->settings.demo_quota, scope);
@@ -211,6 +215,7 @@ static void recommend(em_rules *r, int require_committee, ranked *rk, town_row *
                 t->assigned_failing++;
         }
     }
+    return n;
 }
 
 static void note(const ranked *k, const em_settings *s, char *en, size_t enlen, char *zh,
@@ -370,6 +375,43 @@ static void add_town_row(em_table *t, const town_row *w) {
     em_table_set_geometry(t, w->geojson);
 }
 
+/* One estate's row of the by-estate table. */
+static void add_estate_row(em_table *t, const ranked *k, const em_settings *settings) {
+    const em_estate_rules *e = k->e;
+    char en[512], zh[512];
+    em_table_add_row(t);
+    em_table_set_text(t, E_CODE, e->code);
+    em_table_set_text(t, E_NAME, e->name);
+    em_table_set_text(t, E_TOWN, e->town_code);
+    if (e->built_year)
+        em_table_set_int(t, E_BUILT, e->built_year);
+    em_table_set_bool(t, E_ELIGIBLE, e->eligible);
+    json_object *failed = json_object_new_array();
+    for (int p = 0; p < EM_PREREQS; p++)
+        if (!e->pass[p]) {
+            char name[8];
+            snprintf(name, sizeof name, "p%d", p + 1);
+            json_object_array_add(failed, json_object_new_string(name));
+        }
+    em_table_set_json(t, E_FAILED, failed);
+    em_table_set_int(t, E_SCORE, e->priority_score);
+    em_table_set_text(t, E_COMMITTEE, e->owners_committee);
+    em_table_set_real(t, E_FEE, e->fee_rate);
+    em_table_set_real(t, E_SATISFACTION, e->satisfaction);
+    if (k->rank)
+        em_table_set_int(t, E_RANK, k->rank);
+    em_table_set_text(t, E_RECOMMENDED, tier_names[k->tier]);
+    em_table_set_text(t, E_ASSIGNED, e->tier);
+    int a = tier_index(e->tier);
+    if (a >= 0)
+        em_table_set_bool(t, E_MATCHES, a == k->tier);
+    em_table_set_bool(t, E_ALLOWED, a < 0 || a == 2 || k->qualifies);
+    note(k, settings, en, sizeof en, zh, sizeof zh);
+    em_table_set_text(t, E_NOTE, en);
+    em_table_set_text(t, E_NOTE_ZH, zh);
+    em_table_set_geometry(t, e->geojson);
+}
+
 static const char *const allowed[] = {"as-of", "town", "by", "require-committee", NULL};
 
 static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
@@ -401,7 +443,7 @@ static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
     ranked *rk = calloc((size_t)(r.n ? r.n : 1), sizeof *rk);
     if (!rk)
         abort();
-    recommend(&r, require_committee, rk, &towns, &ntowns);
+    int nranked = recommend(&r, require_committee, rk, &towns, &ntowns);
 
     town_row total = {0};
     total.code = "310112";
@@ -428,42 +470,8 @@ static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
     em_table *t;
     if (by_estate) {
         t = em_table_new(estate_columns, E_COUNT);
-        for (int i = 0; i < r.n; i++) {
-            const ranked *k = &rk[i];
-            const em_estate_rules *e = k->e;
-            char en[512], zh[512];
-            em_table_add_row(t);
-            em_table_set_text(t, E_CODE, e->code);
-            em_table_set_text(t, E_NAME, e->name);
-            em_table_set_text(t, E_TOWN, e->town_code);
-            if (e->built_year)
-                em_table_set_int(t, E_BUILT, e->built_year);
-            em_table_set_bool(t, E_ELIGIBLE, e->eligible);
-            json_object *failed = json_object_new_array();
-            for (int p = 0; p < EM_PREREQS; p++)
-                if (!e->pass[p]) {
-                    char name[8];
-                    snprintf(name, sizeof name, "p%d", p + 1);
-                    json_object_array_add(failed, json_object_new_string(name));
-                }
-            em_table_set_json(t, E_FAILED, failed);
-            em_table_set_int(t, E_SCORE, e->priority_score);
-            em_table_set_text(t, E_COMMITTEE, e->owners_committee);
-            em_table_set_real(t, E_FEE, e->fee_rate);
-            em_table_set_real(t, E_SATISFACTION, e->satisfaction);
-            if (k->rank)
-                em_table_set_int(t, E_RANK, k->rank);
-            em_table_set_text(t, E_RECOMMENDED, tier_names[k->tier]);
-            em_table_set_text(t, E_ASSIGNED, e->tier);
-            int a = tier_index(e->tier);
-            if (a >= 0)
-                em_table_set_bool(t, E_MATCHES, a == k->tier);
-            em_table_set_bool(t, E_ALLOWED, a < 0 || a == 2 || k->qualifies);
-            note(k, &r.settings, en, sizeof en, zh, sizeof zh);
-            em_table_set_text(t, E_NOTE, en);
-            em_table_set_text(t, E_NOTE_ZH, zh);
-            em_table_set_geometry(t, e->geojson);
-        }
+        for (int i = 0; i < nranked; i++)
+            add_estate_row(t, &rk[i], &r.settings);
     } else {
         t = em_table_new(town_columns, T_COUNT);
         for (int i = 0; i < ntowns; i++)
@@ -518,6 +526,31 @@ static em_table *run_tiers(em_db *db, const em_params *params, em_error *err) {
     free(rk);
     em_rules_free(&r);
     return t;
+}
+
+json_object *em_tiers_estate(const em_rules *r, const char *code, int require_committee) {
+    ranked *rk = calloc((size_t)(r->n ? r->n : 1), sizeof *rk);
+    if (!rk)
+        abort();
+    town_row *towns = NULL;
+    int ntowns = 0;
+    int n = recommend(r, require_committee, rk, &towns, &ntowns);
+    json_object *row = NULL;
+    for (int i = 0; i < n && !row; i++)
+        if (strcmp(rk[i].e->code, code) == 0) {
+            em_table *t = em_table_new(estate_columns, E_COUNT);
+            add_estate_row(t, &rk[i], &r->settings);
+            json_object *doc = em_table_to_json(t, EM_FMT_JSON, EM_LANG_EN), *rows = NULL;
+            if (json_object_object_get_ex(doc, "rows", &rows))
+                row = json_object_get(json_object_array_get_idx(rows, 0));
+            json_object_put(doc);
+            em_table_free(t);
+        }
+    for (int i = 0; i < ntowns; i++)
+        free(towns[i].code);
+    free(towns);
+    free(rk);
+    return row;
 }
 
 const em_analysis em_analysis_tiers = {
