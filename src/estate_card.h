@@ -5,6 +5,9 @@
  *                  Chinese, as the eligibility analysis judges them (eligibility.h;
  *                  the same em_rules_evaluate, so card and analysis always agree);
  *   priority       the three criteria of §三(二), the score, the corridor types along;
+ *   tiers          the estate's row of the tiers analysis (em_tiers_estate: recommended
+ *                  tier, rank in its town, why), judged on the same date; an estate
+ *                  outside the renovation scope gets in_scope false and no tier;
  *   violations     counts by category (with its group) and status, a monthly series
  *                  of reports and resolutions for a chart, the latest report;
  *   renovation     the estate's items joined with the 15 items' names, with totals.
