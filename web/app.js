@@ -455,8 +455,8 @@ async function main() {
     form.appendChild(grid);
     const sync = () => {
       encField.hidden = fmt.value !== 'shp';
-      // GeoJSON is lon/lat by definition (RFC 7946); the browser-made files of a selection too
-      crsField.hidden = fmt.value === 'geojson' || (id === 'selection' && fmt.value === 'csv');
+      // GeoJSON is lon/lat by definition (RFC 7946)
+      crsField.hidden = fmt.value === 'geojson';
     };
     fmt.addEventListener('change', sync);
     sync();
@@ -482,7 +482,7 @@ async function main() {
         msg.textContent = t('export.done', { name });
         form.dataset.lastExport = name;
       } catch (err) {
-        const why = err.unavailable ? t('ui.unavailable', { path: '/api/export' }) : err.parameter === 'polygon' ? t('sel.poly_unsupported') : err.message;
+        const why = err.unavailable ? t('ui.unavailable', { path: '/api/export' }) : err.message;
         msg.textContent = t('export.failed', { msg: why });
         form.dataset.lastError = err.message;
       } finally {
@@ -720,6 +720,7 @@ async function main() {
     showPanel,
     openTown,
     focusEstate,
+    selection,
     estateLayer: (code) => (layers.estateByCode ? layers.estateByCode.get(code) : null),
     // a container point that lies on the estate's own SVG path (for a real click)
     estatePoint: (code) => {

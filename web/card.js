@@ -251,15 +251,20 @@ export class EstateCard {
     // tier
     const tierSec = this.section(body, 'card.tier');
     tierSec.classList.add('card-tier');
-    const rec = pick(d, 'recommended_tier') ?? (d.tiers && d.tiers.recommended_tier) ?? (this.ctx.layers.data.tiers && this.ctx.layers.data.tiers.get(a.code) ? this.ctx.layers.data.tiers.get(a.code).recommended_tier : undefined);
+    // the card's `tiers`: its row of the tiers analysis on the card's date (none out of scope)
+    const tiers = d.tiers || null;
     const dl = el('dl', 'kv');
     dl.appendChild(el('dt', null, t('card.assigned')));
     dl.appendChild(el('dd', null, a.tier ? this.fmtValue('tier', a.tier) : t('dash.unassigned')));
-    if (rec !== undefined) {
+    if (tiers) {
+      const rec = el('dd', null, tiers.recommended_tier ? this.fmtValue('tier', tiers.recommended_tier) : '—');
+      rec.dataset.recommendedTier = tiers.recommended_tier || '';
       dl.appendChild(el('dt', null, t('card.recommended')));
-      dl.appendChild(el('dd', null, rec ? this.fmtValue('tier', rec) : '—'));
+      dl.appendChild(rec);
     }
     tierSec.appendChild(dl);
+    const why = tiers && (lang() === 'zh' ? tiers.note_zh : tiers.note);
+    if (why) tierSec.appendChild(el('p', 'note tier-note', why));
     tierSec.appendChild(this.tierEditor(a));
 
     // prerequisites

@@ -277,10 +277,8 @@ const TABLE = {
   'sel.hint_poly': ['单击添加顶点，双击或单击起点结束；Esc 取消', 'Click to add points; double-click or click the first point to finish; Esc cancels'],
   'sel.count': ['已选 {n} 个小区，{h} 户', '{n} estates selected, {h} households'],
   'sel.empty': ['在地图上画一个矩形或多边形，与之相交的小区被选中。', 'Draw a rectangle or polygon on the map; the estates it meets are selected.'],
-  'sel.server_note': ['Shapefile / GeoPackage 由服务器生成。', 'Shapefiles and GeoPackages are made by the server.'],
-  'sel.poly_server': ['Shapefile / GeoPackage 由服务器按所画多边形生成（polygon 参数）；GeoJSON / CSV 在浏览器中生成。', 'Shapefiles and GeoPackages are made by the server from the drawn polygon (polygon parameter); GeoJSON and CSV in the browser.'],
+  'sel.server_note': ['导出文件由服务器生成：与所画矩形或多边形相交的小区，坐标系与编码按所选。', 'The server makes the file: the estates that intersect the drawn rectangle or polygon, in the CRS and encoding chosen.'],
 
-  'sel.poly_unsupported': ['服务器尚不能按多边形筛选导出；请改用矩形选择，或导出 GeoJSON / CSV', 'The server cannot filter an export by a polygon yet; select with a rectangle, or export GeoJSON / CSV'],
   'report.open': ['上报问题', 'Report'],
   'report.title': ['网格巡查 上报违法/六乱', 'Grid inspection: report a violation'],
   'report.where': ['位置', 'Location'],

@@ -1,9 +1,10 @@
 /* global L */
-// Select estates by drawing a rectangle or a polygon; list them and export the selection:
-// GeoJSON and CSV are written in the browser from the features on the map; Shapefile and
-// GeoPackage come from /api/export (by the drawn box, or by code when the server filters codes).
+// Select estates by drawing a rectangle or a polygon; list them and export the selection.
+// Every format comes from /api/export, the same export as `estatemap export`: a rectangle is
+// its `bbox`, a polygon its `polygon` (lon/lat WKT); the server keeps the estates that
+// intersect it, as the list here does, in the CRS and encoding the user picks.
 
-import { download, qs, saveBlob } from './api.js';
+import { download, qs } from './api.js';
 import { collator, fmtNum, t } from './i18n.js';
 import { DrawTool, geometryMeetsRing, layerRing } from './draw.js';
 
@@ -12,19 +13,6 @@ function el(tag, cls, text) {
   if (cls) e.className = cls;
   if (text !== undefined && text !== null) e.textContent = text;
   return e;
-}
-
-function csvCell(v) {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-function wkt(geometry) {
-  const ring = (r) => `(${r.map((p) => `${p[0]} ${p[1]}`).join(', ')})`;
-  if (geometry.type === 'Polygon') return `POLYGON (${geometry.coordinates.map(ring).join(', ')})`;
-  if (geometry.type === 'MultiPolygon') return `MULTIPOLYGON (${geometry.coordinates.map((p) => `(${p.map(ring).join(', ')})`).join(', ')})`;
-  return '';
 }
 
 export class Selection {
@@ -144,38 +132,27 @@ export class Selection {
     list.appendChild(wrap);
     root.appendChild(list);
     const form = this.ctx.exportForm('selection', (opts) => this.exportAs(opts));
-    const note = el('p', 'note', this.kind === 'poly' ? t('sel.poly_server') : t('sel.server_note'));
+    const note = el('p', 'note', t('sel.server_note'));
     form.appendChild(note);
     root.appendChild(form);
   }
 
+  // The drawn shape as the export's filter: a rectangle's bbox, a polygon's lon/lat WKT.
+  filter() {
+    if (this.kind === 'rect') return { bbox: this.bbox.map((v) => v.toFixed(7)).join(',') };
+    const ring = [...this.ring, this.ring[0]];
+    return { polygon: `POLYGON((${ring.map(([x, y]) => `${x.toFixed(7)} ${y.toFixed(7)}`).join(', ')}))` };
+  }
+
   async exportAs(opts) {
-    const stamp = new Date().toISOString().slice(0, 10);
-    if (opts.format === 'geojson') {
-      const fc = { type: 'FeatureCollection', name: 'estates_selection', features: this.features };
-      saveBlob(new Blob([JSON.stringify(fc)], { type: 'application/geo+json' }), `estates_selection_${stamp}.geojson`);
-      return `estates_selection_${stamp}.geojson`;
-    }
-    if (opts.format === 'csv') {
-      const keys = Object.keys(this.features[0].properties).filter((k) => k !== 'extra');
-      const lines = [[...keys, 'wkt'].join(',')];
-      for (const f of this.features) lines.push([...keys.map((k) => csvCell(f.properties[k])), csvCell(wkt(f.geometry))].join(','));
-      saveBlob(new Blob(['\ufeff', lines.join('\r\n'), '\r\n'], { type: 'text/csv;charset=utf-8' }), `estates_selection_${stamp}.csv`);
-      return `estates_selection_${stamp}.csv`;
-    }
     const p = {
       source: 'estates',
       format: opts.format,
       crs: opts.crs,
       encoding: opts.format === 'shp' ? opts.encoding : null,
       lang: opts.lang,
+      ...this.filter(),
     };
-    if (this.kind === 'rect') p.bbox = this.bbox.map((v) => v.toFixed(7)).join(',');
-    else {
-      // the drawn polygon, lon/lat WKT: the server keeps the estates meeting it, as the map does
-      const ring = [...this.ring, this.ring[0]];
-      p.polygon = `POLYGON((${ring.map(([x, y]) => `${x.toFixed(7)} ${y.toFixed(7)}`).join(',')}))`;
-    }
     return download(`/api/export${qs(p)}`, `estates_selection.${opts.format === 'shp' ? 'zip' : opts.format}`);
   }
 }

@@ -271,6 +271,9 @@ async function clickEstate(page, code) {
           attributes: c.querySelectorAll('dl.attrs dt').length,
           partial: !!c.querySelector('.notice'),
           tierEditor: !!c.querySelector('form.tier-edit select'),
+          recommended: c.querySelector('[data-recommended-tier]') ? c.querySelector('[data-recommended-tier]').dataset.recommendedTier : null,
+          tierNote: c.querySelector('.tier-note') ? c.querySelector('.tier-note').textContent : null,
+          date: window.estatemap.state.date,
         };
       });
       const hash = await page.evaluate(() => location.hash);
@@ -430,13 +433,22 @@ async function clickEstate(page, code) {
       await page.waitForSelector('#sel-count');
       const count = await page.locator('#sel-table tbody tr').count();
       const codes = await page.evaluate(() => [...document.querySelectorAll('#sel-table tbody tr')].map((tr) => tr.dataset.code));
-      const form = page.locator('form[data-export="selection"]');
-      await form.locator('select[name="format"]').selectOption('geojson');
-      const dl = page.waitForEvent('download', { timeout: 30000 });
-      await form.locator('button[data-export-go]').click();
-      const d = await dl;
-      const file = path.join(OUT, d.suggestedFilename());
-      await d.saveAs(file);
+      // the export form of the selection, filled in and sent; the downloaded file's path
+      const exportSelection = async (format, crs, encoding, name) => {
+        const form = page.locator('form[data-export="selection"]');
+        await form.locator('select[name="format"]').selectOption(format);
+        if (crs) await form.locator('select[name="crs"]').selectOption(crs);
+        if (encoding) await form.locator('select[name="encoding"]').selectOption(encoding);
+        await form.locator('input[name="lang"]').uncheck(); // English field names: CODE, code
+        const dl = page.waitForEvent('download', { timeout: 60000 });
+        await form.locator('button[data-export-go]').click();
+        const d = await dl;
+        const file = path.join(OUT, `${name}-${d.suggestedFilename()}`);
+        await d.saveAs(file);
+        const message = await form.locator('.form-message').textContent();
+        return { file, message };
+      };
+      const { file } = await exportSelection('geojson', null, null, 'rect');
       expect(count > 0, 'the rectangle selected no estate');
       // a polygon: click four corners, double-click to finish
       await page.click('button[data-draw="clear"]');
@@ -451,11 +463,15 @@ async function clickEstate(page, code) {
       await page.waitForSelector('#sel-count');
       await page.waitForTimeout(400);
       const polyCount = await page.locator('#sel-table tbody tr').count();
+      const polyCodes = await page.evaluate(() => [...document.querySelectorAll('#sel-table tbody tr')].map((tr) => tr.dataset.code));
+      const polygon = await page.evaluate(() => window.estatemap.selection.ring);
       const zoomAfter = await page.evaluate(() => window.estatemap.map.getZoom());
       expect(polyCount > 0, 'the polygon selected no estate');
       expect(zoomAfter === 15, `the double-click that closed the polygon zoomed the map to ${zoomAfter}`);
+      // the drawn polygon's estates as a GBK shapefile in CGCS2000 / 3-degree GK CM 120E
+      const poly = await exportSelection('shp', 'EPSG:4549', 'GBK', 'polygon');
       await page.click('button[data-draw="clear"]');
-      return { count, codes, file, polyCount };
+      return { count, codes, file, polyCount, polyCodes, polygon, polyFile: poly.file, polyMessage: poly.message };
     });
 
     // ------------------------------------------------------------------ language

@@ -267,6 +267,13 @@ def test_export_downloads_a_shapefile_zip_that_gdal_opens(run):
 def test_clicking_an_estate_opens_its_card_with_seven_prerequisites(run):
     d = result(run, "card")
     assert len(d["prereqs"]) == 7
+    # the recommended tier shown is the tiers analysis's for the card's date
+    status, tiers = http_json(run["base"],
+                              f"/api/analysis/tiers?by=estate&format=json&as-of={d['date']}")
+    assert status == 200
+    row = next((r for r in tiers["rows"] if r["code"] == d["code"]), None)
+    assert d["recommended"] == (row["recommended_tier"] if row else "")
+    assert d["tierNote"]
     status, body = http_json(run["base"], f"/api/estates/{urllib.parse.quote(d['code'])}")
     if status == 200:
         assert d["name"] == body["name"]
@@ -320,6 +327,38 @@ def test_selection_by_rectangle_and_its_export(run):
     layer = ds.GetLayer(0)
     codes = {f.GetField("code") for f in layer}
     assert codes == set(d["codes"])
+
+
+def test_selection_by_polygon_exports_a_shapefile_zip_that_gdal_opens(run):
+    """The drawn polygon's estates, as the server exports them (GBK, EPSG:4549), are the
+    ones the map listed, and the ones shapely finds intersecting that polygon."""
+    d = result(run, "selection")
+    from osgeo import gdal, osr
+    from shapely.geometry import Polygon
+    gdal.UseExceptions()
+    path = Path(d["polyFile"])
+    assert path.suffix == ".zip", path
+    ds = gdal.OpenEx(f"/vsizip/{path}", gdal.OF_VECTOR)
+    assert ds is not None and ds.GetLayerCount() == 1
+    layer = ds.GetLayer(0)
+    srs = layer.GetSpatialRef()
+    srs.AutoIdentifyEPSG()
+    assert srs.GetAuthorityCode(None) == "4549"
+    got = [f.GetField("CODE") for f in layer]
+    assert len(got) == len(set(got)) == d["polyCount"] > 0
+    assert set(got) == set(d["polyCodes"])
+    # an independent check: shapely over the database's estates
+    import sqlite3
+    con = sqlite3.connect(run["db"])
+    con.enable_load_extension(True)
+    con.load_extension("mod_spatialite")
+    drawn = Polygon(d["polygon"])
+    assert drawn.is_valid
+    from shapely import wkb
+    want = {code for code, blob in con.execute("SELECT code, AsBinary(geom) FROM estates")
+            if wkb.loads(bytes(blob)).intersects(drawn)}
+    con.close()
+    assert set(got) == want
 
 
 def test_language_toggle_switches_the_labels(run):
