@@ -86,6 +86,17 @@ const char *fuzz_fixture_db(void) {
     em_error_clear(&err);
     if (em_demo_build(fixture, dir && *dir ? dir : ESTATEMAP_FUZZ_FIXTURE, 1, NULL, &err) < 0)
         fuzz_fail("cannot build the fixture database: %s", err.message);
+    /* SpatiaLite's table of every CRS is 6 of the file's 7 MB: keep the CRSs the
+     * code uses, so that putting the file back after an input copies 0.5 MB. */
+    sqlite3 *db = NULL;
+    if (sqlite3_open(fixture, &db) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "DELETE FROM spatial_ref_sys_aux WHERE srid NOT IN (4326, 4490, 4549, 3857);"
+                     "DELETE FROM spatial_ref_sys WHERE srid NOT IN (4326, 4490, 4549, 3857);"
+                     "VACUUM;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        fuzz_fail("cannot trim the fixture database: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
     return fixture;
 }
 
@@ -155,6 +166,8 @@ em_db *fuzz_db_writable(void) {
     sqlite3_close(src);
     if (!(writable = em_db_open(path, EM_DB_CREATE, 0, &err)))
         fuzz_fail("cannot create %s: %s", path, err.message);
+    /* A scratch file: no need to wait for the disk. */
+    sqlite3_exec(writable->sql, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
     fuzz_db_reset();
     return writable;
 }
