@@ -7,7 +7,6 @@
 #include "writes.h"
 
 #include <civetweb.h>
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,42 +261,14 @@ static int read_body(em_http_request *req, body *b) {
  * *rc 0: the write functions refuse it with their own message. */
 static json_object *parse_body(em_http_request *req, const body *b, int *rc) {
     *rc = 0;
-    if (b->len == 0) {
-        *rc =
-            em_http_error_extra(req, 400, "invalid_body", NULL, NULL, "the request body is empty");
-        return NULL;
-    }
-    if (!em_http_utf8_valid(b->data, b->len)) {
-        *rc = em_http_error_extra(req, 400, "invalid_body", NULL, NULL,
-                                  "the request body is not valid UTF-8 (or holds a NUL)");
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new_ex(64);
-    if (!tok) {
-        *rc = em_http_error_extra(req, 503, "unavailable", NULL, NULL, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *obj = json_tokener_parse_ex(tok, b->data, (int)b->len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr == json_tokener_success) {
-        while (end < b->len && isspace((unsigned char)b->data[end]))
-            end++;
-        if (end == b->len)
-            return obj;
-        json_object_put(obj);
-        *rc = em_http_error_extra(
-            req, 400, "invalid_body", NULL, NULL,
-            "the request body is not JSON: more text after the value at byte %zu", end);
-        return NULL;
-    }
-    json_object_put(obj);
-    *rc = em_http_error_extra(
-        req, 400, "invalid_body", NULL, NULL, "the request body is not JSON: %s%s",
-        jerr == json_tokener_continue ? "it ends too early" : json_tokener_error_desc(jerr), "");
-    return NULL;
+    em_error err;
+    em_error_clear(&err);
+    json_object *obj = NULL;
+    if (em_http_parse_json_body(b->data, b->len, &obj, &err) < 0)
+        *rc = em_http_error_extra(req, err.kind == EM_ERR_RUNTIME ? 503 : 400,
+                                  err.kind == EM_ERR_RUNTIME ? "unavailable" : "invalid_body", NULL,
+                                  NULL, "%s", err.message);
+    return obj;
 }
 
 static int write_failed(em_api *api, em_http_request *req, em_write_error *e) {

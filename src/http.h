@@ -23,6 +23,7 @@ struct mg_connection;
 
 #define EM_HTTP_MAX_PARAMS 64
 #define EM_HTTP_MAX_QUERY 8192 /* bytes of query string */
+#define EM_HTTP_JSON_MAX_DEPTH 64
 
 /* What a worker thread keeps between requests: its own read-only connection and
  * its own PROJ context, both opened on first use. */
@@ -38,7 +39,7 @@ typedef struct {
 } em_http_query_param;
 
 typedef struct {
-    struct mg_connection *conn;
+    struct mg_connection *conn; /* NULL: made in-process; responses only set status, bytes */
     em_http_worker *worker;
     const char *method;
     int head;             /* HEAD: headers only */
@@ -66,6 +67,11 @@ typedef struct {
  * `*bad` then names the parameter at fault when it has a usable name. */
 int em_http_parse_query(em_http_request *req, const char *query, const char **bad, em_error *err);
 void em_http_free_params(em_http_request *req);
+/* A request body as JSON (strict, nested at most EM_HTTP_JSON_MAX_DEPTH deep, valid
+ * UTF-8, nothing but white space after the value). *out may be NULL for a JSON null.
+ * EM_ERR_USAGE (a 400) with a message saying what is wrong; EM_ERR_RUNTIME when out of
+ * memory. */
+int em_http_parse_json_body(const char *data, size_t len, json_object **out, em_error *err);
 /* Decode %XX escapes (not '+') in place; -1 on a bad escape, a NUL or bad UTF-8. */
 int em_http_decode_path(char *s);
 int em_http_utf8_valid(const char *s, size_t len);
