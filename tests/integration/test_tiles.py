@@ -49,7 +49,7 @@ PROPS = {
     "estates": ["id", "code", "name", "town_code", "built_year", "tier", "stage",
                 "housing_type"],
     "grid": ["id", "code"],
-    "violations": ["id", "code", "category", "status", "reported_at"],
+    "violations": ["id", "code", "category", "status", "reported_at", "resolved_at"],
     "corridors": ["type", "name"],
     "zones": ["kind", "name"],
 }
