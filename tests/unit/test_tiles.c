@@ -5,6 +5,7 @@
  *
  * Geometries are written in tile units of a chosen tile and turned into lon/lat
  * SpatiaLite BLOBs here, so the expected output can be read off the input. */
+#include "geom_cache.h"
 #include "mvt.h"
 #include "strbuf.h"
 #include "testutil.h"
@@ -516,6 +517,75 @@ END_TEST
 
 /* ---- the cache --------------------------------------------------------------- */
 
+/* A prepared ring of `n` points (about 24 bytes each). */
+static em_geom *prepared_ring(int n) {
+    em_strbuf w;
+    em_strbuf_init(&w);
+    em_strbuf_puts(&w, "POLYGON((");
+    for (int i = 0; i <= n; i++)
+        em_strbuf_printf(&w, "%s%.3f %.3f", i ? "," : "", 2048 + 1000 * cos(i % n * 2 * M_PI / n),
+                         2048 + 1000 * sin(i % n * 2 * M_PI / n));
+    em_strbuf_puts(&w, "))");
+    int size;
+    unsigned char *blob = blob_of(&T, em_strbuf_cstr(&w), &size, 0);
+    em_strbuf_free(&w);
+    em_tile *t = em_tile_new(&T);
+    em_error err;
+    em_geom *g = em_tile_prepare(t, blob, size, &err);
+    ck_assert_ptr_nonnull(g);
+    em_tile_free(t);
+    free(blob);
+    return g;
+}
+
+START_TEST(geometry_cache_versions_and_memory) {
+    size_t cap = 64 * 1024;
+    em_geom_cache *c = em_geom_cache_new(cap);
+    ck_assert_ptr_nonnull(c);
+    em_geom *g = em_geom_cache_put(c, 1, 7, 3, prepared_ring(100));
+    em_geom_cache_release(c, g);
+    ck_assert_ptr_eq(em_geom_cache_get(c, 1, 7, 3), g);
+    em_geom_cache_release(c, g);
+    /* another version of the layer, another layer, another feature: misses */
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 7, 4));
+    ck_assert_ptr_null(em_geom_cache_get(c, 2, 7, 3));
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 8, 3));
+    /* a newer version replaces it; an older one is used once and not kept */
+    em_geom *held = em_geom_cache_get(c, 1, 7, 3);
+    em_geom *newer = em_geom_cache_put(c, 1, 7, 4, prepared_ring(100));
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 7, 3));
+    ck_assert_int_eq(held->nparts, 1); /* still readable while referenced */
+    em_geom_cache_release(c, held);
+    em_geom_cache_release(c, em_geom_cache_put(c, 1, 7, 2, prepared_ring(100)));
+    ck_assert_ptr_eq(em_geom_cache_get(c, 1, 7, 4), newer);
+    em_geom_cache_release(c, newer);
+    em_geom_cache_release(c, newer);
+    /* fill past the cap: it stays under, evicting */
+    for (int i = 0; i < 40; i++) {
+        em_geom_cache_release(c, em_geom_cache_put(c, 0, 100 + i, 1, prepared_ring(200)));
+        em_geom_cache_stats st;
+        em_geom_cache_stats_get(c, &st);
+        ck_assert_uint_le(st.bytes, cap);
+    }
+    em_geom_cache_stats st;
+    em_geom_cache_stats_get(c, &st);
+    ck_assert_uint_gt(st.evictions, 0);
+    ck_assert_uint_gt(st.entries, 2);
+    ck_assert_uint_gt(st.hits, 2);
+    em_geom *last = em_geom_cache_get(c, 0, 139, 1); /* the newest is there */
+    ck_assert_ptr_nonnull(last);
+    em_geom_cache_release(c, last);
+    em_strbuf m;
+    em_strbuf_init(&m);
+    em_geom_cache_render_metrics(c, &m);
+    ck_assert_ptr_nonnull(strstr(em_strbuf_cstr(&m), "estatemap_geom_cache_limit_bytes 65536\n"));
+    em_strbuf_free(&m);
+    em_geom_cache_free(c);
+    /* no cache: a geometry is still handed back, and freed by its release */
+    em_geom_cache_release(NULL, em_geom_cache_put(NULL, 0, 1, 1, prepared_ring(10)));
+}
+END_TEST
+
 START_TEST(cache_lru_and_memory) {
     char body[1000];
     memset(body, 'x', sizeof body);
@@ -605,6 +675,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, drop_order);
     tcase_add_test(tc, etag_matching);
     tcase_add_test(tc, cache_lru_and_memory);
+    tcase_add_test(tc, geometry_cache_versions_and_memory);
     suite_add_tcase(s, tc);
     return s;
 }
