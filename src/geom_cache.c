@@ -1,5 +1,7 @@
 #include "geom_cache.h"
 
+#include "metrics.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -193,28 +195,23 @@ void em_geom_cache_stats_get(em_geom_cache *c, em_geom_cache_stats *out) {
 void em_geom_cache_render_metrics(em_geom_cache *c, em_strbuf *out) {
     em_geom_cache_stats s;
     em_geom_cache_stats_get(c, &s);
-    em_strbuf_printf(out,
-                     "# HELP estatemap_geom_cache_bytes Memory held by the geometry cache of big "
-                     "features: coordinates, weights, bookkeeping and its table.\n"
-                     "# TYPE estatemap_geom_cache_bytes gauge\n"
-                     "estatemap_geom_cache_bytes %zu\n"
-                     "# HELP estatemap_geom_cache_limit_bytes The cap, from --geom-cache-mb (0: "
-                     "no cache).\n"
-                     "# TYPE estatemap_geom_cache_limit_bytes gauge\n"
-                     "estatemap_geom_cache_limit_bytes %zu\n"
-                     "# HELP estatemap_geom_cache_entries Features in the geometry cache.\n"
-                     "# TYPE estatemap_geom_cache_entries gauge\n"
-                     "estatemap_geom_cache_entries %zu\n"
-                     "# HELP estatemap_geom_cache_hits_total Big features a tile took from the "
-                     "geometry cache.\n"
-                     "# TYPE estatemap_geom_cache_hits_total counter\n"
-                     "estatemap_geom_cache_hits_total %llu\n"
-                     "# HELP estatemap_geom_cache_misses_total Big features a tile had to decode.\n"
-                     "# TYPE estatemap_geom_cache_misses_total counter\n"
-                     "estatemap_geom_cache_misses_total %llu\n"
-                     "# HELP estatemap_geom_cache_evictions_total Features evicted to stay under "
-                     "--geom-cache-mb.\n"
-                     "# TYPE estatemap_geom_cache_evictions_total counter\n"
-                     "estatemap_geom_cache_evictions_total %llu\n",
-                     s.bytes, s.cap, s.entries, s.hits, s.misses, s.evictions);
+    static const struct {
+        const char *type, *name, *help;
+    } m[] = {
+        {"gauge", "estatemap_geom_cache_bytes",
+         "Memory held by the geometry cache of big features: coordinates, weights, bookkeeping "
+         "and its table."},
+        {"gauge", "estatemap_geom_cache_limit_bytes",
+         "The cap, from --geom-cache-mb (0: no cache)."},
+        {"gauge", "estatemap_geom_cache_entries", "Features in the geometry cache."},
+        {"counter", "estatemap_geom_cache_hits_total",
+         "Big features a tile took from the geometry cache."},
+        {"counter", "estatemap_geom_cache_misses_total", "Big features a tile had to decode."},
+        {"counter", "estatemap_geom_cache_evictions_total",
+         "Features evicted to stay under --geom-cache-mb."},
+    };
+    double v[] = {(double)s.bytes, (double)s.cap,    (double)s.entries,
+                  (double)s.hits,  (double)s.misses, (double)s.evictions};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        em_metrics_write(out, m[i].type, m[i].name, m[i].help, v[i]);
 }
