@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "db.h"
 #include "server.h"
+#include "geom_cache.h"
 #include "tile_http.h"
 
 #include <getopt.h>
@@ -14,7 +15,7 @@ static void print_help(FILE *out) {
     fprintf(out,
             "usage: estatemap serve [--db FILE] [--listen [HOST:]PORT] [--threads N]\n"
             "                       [--cors ORIGIN] [--access-log FILE]\n"
-            "                       [--tile-cache-mb N] [--tile-max-bytes N]\n"
+            "                       [--tile-cache-mb N] [--geom-cache-mb N] [--tile-max-bytes N]\n"
             "                       [--tokens FILE [--read-token]]\n"
             "\n"
             "Serve the database over HTTP until SIGTERM or SIGINT (Ctrl-C):\n"
@@ -50,6 +51,10 @@ static void print_help(FILE *out) {
             "  --tile-cache-mb N   memory for the tile cache in MiB (default %d; 0: no cache).\n"
             "                      Tiles carry ETags from the layers' data versions; every\n"
             "                      write to the database makes their cached copies stale\n"
+            "  --geom-cache-mb N   memory for the geometry cache in MiB (default %d; 0: none):\n"
+            "                      big features (towns, long corridors) decoded, projected\n"
+            "                      and weighed once for every tile they cross, kept per data\n"
+            "                      version of their layer, so a write makes them stale too\n"
             "  --tile-max-bytes N  byte cap per tile (default %d, at least %d). A tile over\n"
             "                      it loses its smallest features first until it fits; each\n"
             "                      such tile is logged on standard error\n"
@@ -63,7 +68,8 @@ static void print_help(FILE *out) {
             "exit codes: 0 stopped cleanly, 1 could not start (database, port in use),\n"
             "2 usage error\n",
             EM_SERVER_DEFAULT_LISTEN, EM_SERVER_MAX_THREADS, EM_SERVER_DEFAULT_THREADS,
-            EM_TILE_CACHE_DEFAULT_MB, EM_TILE_MAX_BYTES_DEFAULT, EM_TILE_MAX_BYTES_MIN);
+            EM_TILE_CACHE_DEFAULT_MB, EM_GEOM_CACHE_DEFAULT_MB, EM_TILE_MAX_BYTES_DEFAULT,
+            EM_TILE_MAX_BYTES_MIN);
 }
 
 int em_cli_serve(int argc, char **argv) {
@@ -74,6 +80,7 @@ int em_cli_serve(int argc, char **argv) {
         {"cors", required_argument, NULL, 'c'},
         {"access-log", required_argument, NULL, 'a'},
         {"tile-cache-mb", required_argument, NULL, 'C'},
+        {"geom-cache-mb", required_argument, NULL, 'G'},
         {"tile-max-bytes", required_argument, NULL, 'M'},
         {"tokens", required_argument, NULL, 'k'},
         {"read-token", no_argument, NULL, 'r'},
@@ -128,15 +135,17 @@ int em_cli_serve(int argc, char **argv) {
         case 'r':
             cfg.read_token = 1;
             break;
-        case 'C': {
+        case 'C':
+        case 'G': {
+            const char *name = c == 'C' ? "--tile-cache-mb" : "--geom-cache-mb";
             char *end = NULL;
             long n = strtol(optarg, &end, 10);
             if (!*optarg || *end || n < 0 || n > EM_TILE_CACHE_MAX_MB)
                 return em_cli_usage("serve",
-                                    "--tile-cache-mb '%s': expected a number of MiB from 0 (no "
-                                    "cache) to %d",
-                                    optarg, EM_TILE_CACHE_MAX_MB);
-            cfg.tile_cache_mb = n == 0 ? EM_SERVER_TILE_CACHE_OFF : (int)n;
+                                    "%s '%s': expected a number of MiB from 0 (no cache) to %d",
+                                    name, optarg, EM_TILE_CACHE_MAX_MB);
+            *(c == 'C' ? &cfg.tile_cache_mb : &cfg.geom_cache_mb) =
+                n == 0 ? EM_SERVER_TILE_CACHE_OFF : (int)n;
             break;
         }
         case 'M': {

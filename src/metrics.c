@@ -166,3 +166,9 @@ void em_metrics_reset(void) {
     started = 0;
     pthread_mutex_unlock(&lock);
 }
+
+void em_metrics_write(em_strbuf *out, const char *type, const char *name, const char *help,
+                      double value) {
+    em_strbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+                     value);
+}

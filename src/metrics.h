@@ -18,6 +18,11 @@ void em_metrics_in_flight(int delta);
 /* Add to a named counter, created on first use ("estatemap_tile_cache_hits_total"). */
 void em_metrics_counter_add(const char *name, const char *help, double delta);
 
+/* One sample with its HELP and TYPE lines ("gauge" or "counter"), for a module that
+ * renders its own figures (the geometry cache). */
+void em_metrics_write(em_strbuf *out, const char *type, const char *name, const char *help,
+                      double value);
+
 /* The whole exposition, text format 0.0.4. */
 void em_metrics_render(em_strbuf *out);
 /* Forget everything (tests). */

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "geom_cache.h"
 
 #include "access_log.h"
 #include "api.h"
@@ -377,6 +378,12 @@ static void free_server(em_server *s) {
     free(s);
 }
 
+/* A cache size option in bytes: EM_SERVER_TILE_CACHE_OFF none, 0 the default. */
+static size_t cache_mib(int mb, int default_mb) {
+    size_t n = mb == EM_SERVER_TILE_CACHE_OFF ? 0 : mb == 0 ? (size_t)default_mb : (size_t)mb;
+    return n * 1024 * 1024;
+}
+
 em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     em_server *s = calloc(1, sizeof *s);
     if (!s) {
@@ -466,16 +473,18 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     if (cfg->tile_max_bytes < 0 ||
         (cfg->tile_max_bytes > 0 && cfg->tile_max_bytes < EM_TILE_MAX_BYTES_MIN) ||
         cfg->tile_cache_mb > EM_TILE_CACHE_MAX_MB ||
-        cfg->tile_cache_mb < EM_SERVER_TILE_CACHE_OFF) {
-        em_fail(err, EM_ERR_USAGE, "--tile-max-bytes must be at least %d and --tile-cache-mb 0-%d",
+        cfg->tile_cache_mb < EM_SERVER_TILE_CACHE_OFF ||
+        cfg->geom_cache_mb > EM_TILE_CACHE_MAX_MB ||
+        cfg->geom_cache_mb < EM_SERVER_TILE_CACHE_OFF) {
+        em_fail(err, EM_ERR_USAGE,
+                "--tile-max-bytes must be at least %d, --tile-cache-mb and --geom-cache-mb 0-%d",
                 EM_TILE_MAX_BYTES_MIN, EM_TILE_CACHE_MAX_MB);
         free_server(s);
         return NULL;
     }
-    size_t cache_mb = cfg->tile_cache_mb == EM_SERVER_TILE_CACHE_OFF ? 0
-                      : cfg->tile_cache_mb == 0                      ? EM_TILE_CACHE_DEFAULT_MB
-                                                                     : (size_t)cfg->tile_cache_mb;
-    s->tiles = em_tile_service_new(cache_mb * 1024 * 1024, (size_t)cfg->tile_max_bytes, err);
+    s->tiles = em_tile_service_new(cache_mib(cfg->tile_cache_mb, EM_TILE_CACHE_DEFAULT_MB),
+                                   cache_mib(cfg->geom_cache_mb, EM_GEOM_CACHE_DEFAULT_MB),
+                                   (size_t)cfg->tile_max_bytes, err);
     if (!s->tiles) {
         free_server(s);
         return NULL;

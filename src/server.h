@@ -32,6 +32,9 @@ typedef struct {
     int read_token;          /* --read-token: reads of data need a valid token too */
     /* Tile cache in MiB: 0 is EM_TILE_CACHE_DEFAULT_MB, EM_SERVER_TILE_CACHE_OFF none. */
     int tile_cache_mb;
+    /* Geometry cache in MiB (geom_cache.h): 0 is EM_GEOM_CACHE_DEFAULT_MB,
+     * EM_SERVER_TILE_CACHE_OFF none. */
+    int geom_cache_mb;
     long tile_max_bytes; /* byte cap per tile; 0: EM_TILE_MAX_BYTES_DEFAULT */
 } em_server_config;
 

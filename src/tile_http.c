@@ -1,6 +1,8 @@
 #include "tile_http.h"
 #include "gzip.h"
 
+#include "fields.h"
+#include "geom_cache.h"
 #include "metrics.h"
 #include "mvt.h"
 #include "tile_cache.h"
@@ -17,6 +19,7 @@
 
 struct em_tile_service {
     em_tile_cache *cache;
+    em_geom_cache *geoms;
     size_t max_bytes;
     char salt[17];
 };
@@ -29,7 +32,8 @@ static const char misses_help[] = "Tile requests that had to build the tile (cac
 static const char capped_name[] = "estatemap_tiles_capped_total";
 static const char capped_help[] = "Tiles that lost features to --tile-max-bytes";
 
-em_tile_service *em_tile_service_new(size_t cache_bytes, size_t max_bytes, em_error *err) {
+em_tile_service *em_tile_service_new(size_t cache_bytes, size_t geom_bytes, size_t max_bytes,
+                                     em_error *err) {
     em_tile_service *s = calloc(1, sizeof *s);
     if (!s) {
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
@@ -37,7 +41,10 @@ em_tile_service *em_tile_service_new(size_t cache_bytes, size_t max_bytes, em_er
     }
     s->max_bytes = max_bytes ? max_bytes : EM_TILE_MAX_BYTES_DEFAULT;
     s->cache = em_tile_cache_new(cache_bytes);
-    if (!s->cache) {
+    s->geoms = geom_bytes ? em_geom_cache_new(geom_bytes) : NULL;
+    if (!s->cache || (geom_bytes && !s->geoms)) {
+        em_tile_cache_free(s->cache);
+        em_geom_cache_free(s->geoms);
         free(s);
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
         return NULL;
@@ -66,11 +73,13 @@ void em_tile_service_free(em_tile_service *s) {
     if (!s)
         return;
     em_tile_cache_free(s->cache);
+    em_geom_cache_free(s->geoms);
     free(s);
 }
 
 void em_tile_service_metrics(em_tile_service *s, em_strbuf *out) {
     em_tile_cache_render_metrics(s ? s->cache : NULL, out);
+    em_geom_cache_render_metrics(s ? s->geoms : NULL, out);
 }
 
 /* ---- ETags and encodings ---------------------------------------------------------- */
@@ -266,12 +275,42 @@ static int db_unavailable(em_http_request *req, const em_error *err) {
     return em_http_error(req, 503, "unavailable", NULL, "the database cannot be opened");
 }
 
-static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source *src,
-                      const em_layer *const *layers, const int *index, size_t n, const char *key,
-                      const em_tile_id *id, tile_format fmt) {
-    int rc = em_http_check_params(req, NULL, NULL, NULL);
+/* ?as-of=YYYY-MM-DD for tiles with violations: `out` gets the date, or "" without
+ * one; 0, or the status of the error sent. */
+static int parse_as_of(em_http_request *req, const em_layer *const *layers, size_t n,
+                       char out[11]) {
+    static const char *const allowed[] = {"as-of", NULL};
+    int rc = em_http_check_params(req, allowed, NULL, NULL);
     if (rc)
         return rc;
+    out[0] = '\0';
+    const char *v = em_http_param(req, "as-of");
+    if (!v)
+        return 0;
+    int dated = 0;
+    for (size_t i = 0; i < n; i++)
+        dated |= em_tile_layer_dated(layers[i]);
+    if (!dated)
+        return em_http_error(req, 400, "invalid_parameter", "as-of",
+                             "as-of applies to tiles with violations only");
+    if (em_parse_date(v, out) < 0)
+        return em_http_error(req, 400, "invalid_parameter", "as-of",
+                             "as-of: '%s' is not a date (YYYY-MM-DD)", v);
+    return 0;
+}
+
+static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source *src,
+                      const em_layer *const *layers, const int *index, size_t n, const char *path,
+                      const em_tile_id *id, tile_format fmt) {
+    char as_of[11];
+    int rc = parse_as_of(req, layers, n, as_of);
+    if (rc)
+        return rc;
+    /* the cache key and the ETags name the date too */
+    char key[224], gz_suffix[16];
+    snprintf(key, sizeof key, "%s%s%s", path, as_of[0] ? "?as-of=" : "", as_of);
+    snprintf(gz_suffix, sizeof gz_suffix, "%s%sgz", as_of, as_of[0] ? "." : "");
+    const char *suffix = as_of[0] ? as_of : NULL;
     em_error err;
     em_error_clear(&err);
     em_db *db = em_http_db(req, &err);
@@ -281,8 +320,8 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     if (em_tile_source_versions(src, db->sql, versions, &err) < 0)
         return em_http_error_from(req, &err, NULL);
     char etag[128], etag_gz[128];
-    em_tile_etag(svc, versions, index, n, NULL, etag, sizeof etag);
-    em_tile_etag(svc, versions, index, n, "gz", etag_gz, sizeof etag_gz);
+    em_tile_etag(svc, versions, index, n, suffix, etag, sizeof etag);
+    em_tile_etag(svc, versions, index, n, gz_suffix, etag_gz, sizeof etag_gz);
     int gzip_ok = em_gzip_accepted(mg_get_header(req->conn, "Accept-Encoding"));
     if (em_tile_etag_matches(mg_get_header(req->conn, "If-None-Match"), etag, etag_gz)) {
         char extra[192];
@@ -320,16 +359,18 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     long dropped = 0;
     if (em_tile_source_versions(src, db->sql, versions, &err) < 0)
         goto failed;
-    em_tile_etag(svc, versions, index, n, NULL, etag, sizeof etag);
-    em_tile_etag(svc, versions, index, n, "gz", etag_gz, sizeof etag_gz);
+    em_tile_etag(svc, versions, index, n, suffix, etag, sizeof etag);
+    em_tile_etag(svc, versions, index, n, gz_suffix, etag_gz, sizeof etag_gz);
     t = em_tile_new(id);
     if (!t) {
         em_fail(&err, EM_ERR_RUNTIME, "out of memory");
         goto failed;
     }
-    for (size_t i = 0; i < n; i++)
-        if (em_tile_read_layer(src, db->sql, t, layers[i], &err) < 0)
+    for (size_t i = 0; i < n; i++) {
+        em_tile_read_opts opts = {svc->geoms, versions[index[i]], as_of[0] ? as_of : NULL};
+        if (em_tile_read_layer(src, db->sql, t, layers[i], &opts, &err) < 0)
             goto failed;
+    }
     em_db_exec(db, "COMMIT", NULL);
     if (encode(t, fmt, &body, &len, &err) < 0)
         goto failed;

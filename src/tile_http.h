@@ -2,6 +2,7 @@
  *
  *   /tiles/{layers}/{z}/{x}/{y}.mvt      Mapbox Vector Tile 2.1
  *   /tiles/{layers}/{z}/{x}/{y}.geojson  geojson-vt's tile JSON
+ *   ...?as-of=YYYY-MM-DD                  violations as of that date (tiles.h)
  *   /tiles/{layers}.json[?f=geojson]     TileJSON 3.0.0
  *
  * {layers} is one layer or several joined by commas ("towns,estates"), each one of
@@ -32,8 +33,10 @@
 
 typedef struct em_tile_service em_tile_service;
 
-/* cache_bytes 0: no cache. max_bytes 0: EM_TILE_MAX_BYTES_DEFAULT. */
-em_tile_service *em_tile_service_new(size_t cache_bytes, size_t max_bytes, em_error *err);
+/* cache_bytes 0: no tile cache; geom_bytes 0: no geometry cache (geom_cache.h);
+ * max_bytes 0: EM_TILE_MAX_BYTES_DEFAULT. */
+em_tile_service *em_tile_service_new(size_t cache_bytes, size_t geom_bytes, size_t max_bytes,
+                                     em_error *err);
 void em_tile_service_free(em_tile_service *svc);
 /* The cache's gauges, appended to /metrics. */
 void em_tile_service_metrics(em_tile_service *svc, em_strbuf *out);
@@ -44,8 +47,8 @@ int em_tile_handle(em_http_request *req, em_tile_service *svc, em_tile_source *s
 
 /* ---- shared with tilejson.c ---------------------------------------------- */
 
-/* A strong ETag for the layers' current data ("\"salt.v1.v2\"", `suffix` added
- * before the closing quote when not NULL). */
+/* A strong ETag for the layers' current data ("\"salt.v1.v2\"", "." and `suffix`
+ * added before the closing quote when not NULL: the as-of date, "gz"). */
 void em_tile_etag(const em_tile_service *svc, const long long *versions, const int *index, size_t n,
                   const char *suffix, char *out, size_t len);
 /* Whether If-None-Match names one of the two tags (or is "*"). */

@@ -3,17 +3,25 @@
  * One statement per layer, prepared once per worker connection: the R*Tree gives
  * the rows whose box meets the buffered tile, and their geometry BLOBs are clipped
  * and simplified in C (tiles.c) rather than by SQL functions, which would cost a
- * GEOS round trip per feature. Table and column names come only from the fixed
- * layer list; the tile's bounds are bound parameters. */
+ * GEOS round trip per feature. A BLOB of EM_GEOM_CACHE_MIN_BYTES or more comes
+ * back as NULL (SQLite reads a BLOB's length without its pages): that feature's
+ * geometry is taken from the geometry cache, or read by id and prepared once.
+ * Table and column names come only from the fixed layer list; the tile's bounds,
+ * the size threshold and the as-of date are bound parameters. */
 #include "tiles.h"
 
+#include "geom_cache.h"
+
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct em_tile_source {
     sqlite3 *db;
     sqlite3_stmt *query[EM_TILE_MAX_LAYERS];
+    sqlite3_stmt *geom[EM_TILE_MAX_LAYERS]; /* one feature's geometry by id */
     sqlite3_stmt *data_version, *versions;
     long long last_data_version;
     int have_versions;
@@ -25,8 +33,8 @@ static const char *const towns_props[] = {"code", "name", NULL};
 static const char *const estates_props[] = {
     "id", "code", "name", "town_code", "built_year", "tier", "stage", "housing_type", NULL};
 static const char *const grid_props[] = {"id", "code", NULL};
-static const char *const violations_props[] = {"id",     "code",        "category",
-                                               "status", "reported_at", NULL};
+static const char *const violations_props[] = {"id",          "code",        "category", "status",
+                                               "reported_at", "resolved_at", NULL};
 static const char *const corridors_props[] = {"type", "name", NULL};
 static const char *const zones_props[] = {"kind", "name", NULL};
 static const char *const no_props[] = {NULL};
@@ -65,7 +73,8 @@ em_tile_source *em_tile_source_new(void) {
 static void finalize_all(em_tile_source *s) {
     for (int i = 0; i < EM_TILE_MAX_LAYERS; i++) {
         sqlite3_finalize(s->query[i]);
-        s->query[i] = NULL;
+        sqlite3_finalize(s->geom[i]);
+        s->query[i] = s->geom[i] = NULL;
     }
     sqlite3_finalize(s->data_version);
     sqlite3_finalize(s->versions);
@@ -133,6 +142,31 @@ int em_tile_source_versions(em_tile_source *s, sqlite3 *db, long long out[EM_TIL
     return 0;
 }
 
+/* ---- violations as of a date ------------------------------------------------------ */
+
+/* ?6 is the date (YYYY-MM-DD) or NULL: reported by the end of it; resolved when
+ * resolved_at is on or before it, else open; resolved_at only once resolved. */
+#define AS_OF_WHERE " AND (?6 IS NULL OR substr(t.reported_at, 1, 10) <= ?6)"
+static const struct {
+    const char *prop, *expr;
+} as_of_columns[] = {
+    {"status", "CASE WHEN ?6 IS NULL THEN t.status WHEN substr(t.resolved_at, 1, 10) <= ?6"
+               " THEN 'resolved' ELSE 'open' END"},
+    {"resolved_at", "CASE WHEN ?6 IS NULL OR substr(t.resolved_at, 1, 10) <= ?6"
+                    " THEN t.resolved_at END"},
+};
+
+int em_tile_layer_dated(const em_layer *layer) {
+    return strcmp(layer->name, "violations") == 0;
+}
+
+static const char *as_of_column(const char *prop) {
+    for (size_t i = 0; i < sizeof as_of_columns / sizeof as_of_columns[0]; i++)
+        if (strcmp(as_of_columns[i].prop, prop) == 0)
+            return as_of_columns[i].expr;
+    return NULL;
+}
+
 static sqlite3_stmt *layer_query(em_tile_source *s, sqlite3 *db, const em_layer *layer, int k,
                                  em_error *err) {
     attach(s, db);
@@ -140,16 +174,22 @@ static sqlite3_stmt *layer_query(em_tile_source *s, sqlite3 *db, const em_layer 
         return s->query[k];
     em_strbuf sql;
     em_strbuf_init(&sql);
-    em_strbuf_puts(&sql, "SELECT t.id, t.geom");
-    for (const char *const *p = em_tile_layer_props(layer); *p; p++)
-        if (strcmp(*p, "id") != 0)
+    /* ?5: BLOBs this long or longer come back NULL (taken from the geometry cache) */
+    em_strbuf_puts(&sql, "SELECT t.id, CASE WHEN length(t.geom) >= ?5 THEN NULL ELSE t.geom END");
+    int dated = em_tile_layer_dated(layer);
+    for (const char *const *p = em_tile_layer_props(layer); *p; p++) {
+        const char *expr = dated ? as_of_column(*p) : NULL;
+        if (expr)
+            em_strbuf_printf(&sql, ", %s", expr);
+        else if (strcmp(*p, "id") != 0)
             em_strbuf_printf(&sql, ", t.\"%s\"", *p);
+    }
     /* ?1 east, ?2 west, ?3 north, ?4 south: the R*Tree boxes that meet the tile's. */
     em_strbuf_printf(&sql,
                      " FROM \"%s\" AS t WHERE t.id IN (SELECT pkid FROM \"idx_%s_geom\""
-                     " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4)"
+                     " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4)%s"
                      " ORDER BY t.id",
-                     layer->table, layer->table);
+                     layer->table, layer->table, dated ? AS_OF_WHERE : "");
     if (sql.failed) {
         em_strbuf_free(&sql);
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
@@ -243,14 +283,49 @@ static void bind_bounds(sqlite3_stmt *st, const em_tile_id *id, double buffer) {
     sqlite3_bind_double(st, 4, b[1]);
 }
 
-static int read_plain(em_tile *t, em_tile_layer *l, const em_layer *layer, sqlite3_stmt *st,
-                      em_error *err) {
+/* A big feature (its BLOB came back NULL): from the geometry cache, or read by id,
+ * prepared, and kept for the next tile. */
+static int add_big(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_layer *l,
+                   const em_layer *layer, long long id, const em_tile_read_opts *o, size_t *first,
+                   em_error *err) {
+    int k = em_tile_layer_index(layer);
+    em_geom *g = em_geom_cache_get(o->geoms, k, id, o->version);
+    if (!g) {
+        if (!s->geom[k]) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "SELECT geom FROM \"%s\" WHERE id = ?1", layer->table);
+            if (!(s->geom[k] = prepare(db, sql, err)))
+                return -1;
+        }
+        sqlite3_bind_int64(s->geom[k], 1, id);
+        int rc = sqlite3_step(s->geom[k]);
+        if (rc == SQLITE_ROW)
+            g = em_tile_prepare(t, sqlite3_column_blob(s->geom[k], 0),
+                                sqlite3_column_bytes(s->geom[k], 0), err);
+        else
+            em_fail(err, EM_ERR_RUNTIME, "reading %s: %s", layer->name, sqlite3_errmsg(db));
+        sqlite3_reset(s->geom[k]);
+        if (!g)
+            return -1;
+        g = em_geom_cache_put(o->geoms, k, id, o->version, g);
+    }
+    int rc = em_tile_add_prepared(t, l, g, first, err);
+    em_geom_cache_release(o->geoms, g);
+    return rc;
+}
+
+static int read_plain(em_tile_source *s, em_tile *t, em_tile_layer *l, const em_layer *layer,
+                      sqlite3_stmt *st, const em_tile_read_opts *o, em_error *err) {
     bind_bounds(st, &t->id, EM_TILE_BUFFER);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t first;
-        if (em_tile_add_geometry(t, l, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1),
-                                 &first, err) < 0) {
+        int added = sqlite3_column_type(st, 1) == SQLITE_NULL
+                        ? add_big(s, sqlite3_db_handle(st), t, l, layer,
+                                  sqlite3_column_int64(st, 0), o, &first, err)
+                        : em_tile_add_geometry(t, l, sqlite3_column_blob(st, 1),
+                                               sqlite3_column_bytes(st, 1), &first, err);
+        if (added < 0) {
             em_error_prefix(err, "%s %lld: ", layer->name, sqlite3_column_int64(st, 0));
             sqlite3_reset(st);
             return -1;
@@ -381,7 +456,7 @@ static int read_clustered(em_tile *t, em_tile_layer *l, const em_layer *layer, s
 }
 
 int em_tile_read_layer(em_tile_source *s, sqlite3 *db, em_tile *t, const em_layer *layer,
-                       em_error *err) {
+                       const em_tile_read_opts *opts, em_error *err) {
     int k = em_tile_layer_index(layer);
     if (k < 0)
         return em_fail(err, EM_ERR_NOTFOUND, "%s is not a spatial layer", layer->name);
@@ -391,7 +466,16 @@ int em_tile_read_layer(em_tile_source *s, sqlite3 *db, em_tile *t, const em_laye
     em_tile_layer *l = em_tile_add_layer(t, layer->name);
     if (!l)
         return em_fail(err, EM_ERR_USAGE, "a tile holds at most %d layers", EM_TILE_MAX_LAYERS);
+    static const em_tile_read_opts plain = {NULL, 0, NULL};
+    const em_tile_read_opts *o = opts ? opts : &plain;
+    sqlite3_bind_int64(st, 5, o->geoms ? EM_GEOM_CACHE_MIN_BYTES : INT64_MAX);
+    if (em_tile_layer_dated(layer)) {
+        if (o->as_of)
+            sqlite3_bind_text(st, 6, o->as_of, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, 6);
+    }
     if (layer->geom == EM_GEOM_POINT && t->id.z <= EM_TILE_CLUSTER_MAX_ZOOM)
         return read_clustered(t, l, layer, st, err);
-    return read_plain(t, l, layer, st, err);
+    return read_plain(s, t, l, layer, st, o, err);
 }

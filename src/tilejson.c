@@ -171,6 +171,20 @@ int em_tilejson_respond(em_http_request *req, em_tile_service *svc, em_tile_sour
         json_object_array_add(vls, vl);
     }
     json_object_object_add(root, "vector_layers", vls);
+    /* Not part of TileJSON 3.0.0: the query parameters the tile URLs take. */
+    for (size_t i = 0; i < n; i++)
+        if (em_tile_layer_dated(layers[i])) {
+            json_object *ps = json_object_new_object(), *p = json_object_new_object();
+            json_object_object_add(p, "format", json_object_new_string("date"));
+            json_object_object_add(
+                p, "description",
+                json_object_new_string("YYYY-MM-DD: only the violations reported by the end of "
+                                       "the date, with their status on it (open unless resolved "
+                                       "by then); clusters count these"));
+            json_object_object_add(ps, "as-of", p);
+            json_object_object_add(root, "query_parameters", ps);
+            break;
+        }
     size_t len = 0;
     const char *text = em_http_json_text(root, &len);
     em_http_headers h = {"application/json", "no-cache", extra, 0};

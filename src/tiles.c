@@ -409,7 +409,8 @@ static double sq_seg_dist(double px, double py, double x, double y, double bx, d
  * a zoom keeps the vertices whose weight exceeds its tolerance. The split point
  * and its tie-break (nearest the middle, counted in geojson-vt's flat x,y,z array
  * positions) are geojson-vt's. Only ranges that hold a vertex inside the clip box
- * (`need`, a prefix count) are refined: other weights are never read. */
+ * (`need`, a prefix count) are refined: other weights are never read. With `need`
+ * NULL every range is, as for a geometry prepared for all tiles. */
 static int dp_weights(em_tile_path *p, const uint32_t *need, double sq_tol) {
     size_t n = p->n;
     if (n < 3)
@@ -422,7 +423,7 @@ static int dp_weights(em_tile_path *p, const uint32_t *need, double sq_tol) {
     stack[top++] = n - 1;
     while (top > 0) {
         size_t last = stack[--top], first = stack[--top];
-        if (need[last] - need[first + 1] == 0) /* no needed vertex in first+1 .. last-1 */
+        if (need && need[last] - need[first + 1] == 0) /* no needed vertex in first+1 .. last-1 */
             continue;
         double max = sq_tol;
         long long mid3 = 3 * (long long)first + ((3 * (long long)(last - first)) >> 1);
@@ -527,8 +528,16 @@ static void end_slice(clipper *c) {
 static void clip_range(clipper *c, const em_tile_path *in, size_t from, size_t to, double k1,
                        double k2, int axis, int polygon) {
     const double *ca = axis == 0 ? in->x : in->y;
+    const double *lo = axis == 0 && from == 0 ? in->xlo : NULL, *hi = in->xhi;
     c->slice_start = c->out->n;
     for (size_t i = from; i + 1 < to; i++) {
+        if (lo && i % EM_GEOM_CHUNK == 0) {
+            size_t j = i / EM_GEOM_CHUNK;
+            if (hi[j] < k1 || lo[j] > k2) { /* its segments neither enter nor leave */
+                i += EM_GEOM_CHUNK - 1;
+                continue;
+            }
+        }
         double a = ca[i], b = ca[i + 1];
         double ax = in->x[i], ay = in->y[i], bx = in->x[i + 1], by = in->y[i + 1];
         int exited = 0;
@@ -573,6 +582,12 @@ typedef struct {
     double sq_tol_base;        /* weights below this are not computed */
 } tile_frame;
 
+/* The weights every zoom might read are those above the highest zoom's tolerance. */
+static double sq_tol_base(void) {
+    double base = EM_TILE_TOLERANCE / (ldexp(1, EM_TILE_MAX_ZOOM) * EM_TILE_EXTENT);
+    return base * base;
+}
+
 static void frame_of(const em_tile_id *id, tile_frame *f) {
     f->z2 = ldexp(1, id->z);
     f->tx = id->x;
@@ -583,8 +598,7 @@ static void frame_of(const em_tile_id *id, tile_frame *f) {
     f->k1y = f->ty / f->z2 - b;
     f->k2y = (f->ty + 1) / f->z2 + b;
     f->tol = id->z == EM_TILE_MAX_ZOOM ? 0 : EM_TILE_TOLERANCE / (f->z2 * EM_TILE_EXTENT);
-    double base = EM_TILE_TOLERANCE / (ldexp(1, EM_TILE_MAX_ZOOM) * EM_TILE_EXTENT);
-    f->sq_tol_base = base * base;
+    f->sq_tol_base = sq_tol_base();
 }
 
 static int32_t round_half_up(double v) {
@@ -658,17 +672,32 @@ static int add_len(builder *b, size_t n) {
     return 0;
 }
 
-/* Project part `pt` into t->work[0]; returns 0, or 1 when it misses the clip box. */
-static int project_part(builder *b, const tile_part *pt) {
-    em_tile *t = b->t;
-    em_tile_path *p = &t->work[0];
-    p->n = 0;
-    if (path_reserve(p, pt->n) < 0)
-        return -1;
+/* ---- a part ready to clip ------------------------------------------------------ */
+
+/* Where a feature's parts come from: a prepared geometry (em_tile_prepare, world
+ * coordinates with weights over each whole part), or the lon/lat just read into
+ * the tile's scratch space, projected part by part as the tile needs them. */
+typedef struct {
+    const em_geom *g;
+    const tile_part *parts; /* when g is NULL */
+    size_t nparts;
+} part_source;
+
+static int part_kind(const part_source *s, size_t i) {
+    return s->g ? s->g->parts[i].kind : s->parts[i].kind;
+}
+
+static int part_outer(const part_source *s, size_t i) {
+    return s->g ? s->g->parts[i].outer : s->parts[i].outer;
+}
+
+/* Project `n` lon/lat positions into `p` (reserved), with their box. */
+static void project_into(em_tile_path *p, const double *lon, const double *lat, size_t n,
+                         double box[4]) {
     double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
-    for (size_t i = 0; i < pt->n; i++) {
-        double x = em_tile_world_x(t->gx[pt->off + i]);
-        double y = em_tile_world_y(t->gy[pt->off + i]);
+    for (size_t i = 0; i < n; i++) {
+        double x = em_tile_world_x(lon[i]);
+        double y = em_tile_world_y(lat[i]);
         p->x[i] = x;
         p->y[i] = y;
         p->w[i] = 0;
@@ -677,9 +706,43 @@ static int project_part(builder *b, const tile_part *pt) {
         miny = y < miny ? y : miny;
         maxy = y > maxy ? y : maxy;
     }
-    p->n = pt->n;
-    const tile_frame *f = b->f;
-    return maxx < f->k1x || minx > f->k2x || maxy < f->k1y || miny > f->k2y;
+    p->n = n;
+    box[0] = minx;
+    box[1] = miny;
+    box[2] = maxx;
+    box[3] = maxy;
+}
+
+static int box_misses(const tile_frame *f, const double box[4]) {
+    return box[2] < f->k1x || box[0] > f->k2x || box[3] < f->k1y || box[1] > f->k2y;
+}
+
+static void reverse_path(em_tile_path *p) {
+    for (size_t i = 0, j = p->n - 1; i < j; i++, j--) {
+        double x = p->x[i], y = p->y[i];
+        p->x[i] = p->x[j];
+        p->y[i] = p->y[j];
+        p->x[j] = x;
+        p->y[j] = y;
+    }
+}
+
+/* A ring turned the way MVT wants it (outer rings clockwise on screen), or a line;
+ * returns how big it is: sqrt of the ring's area, or the line's length. */
+static double orient_and_measure(em_tile_path *p, int kind, int outer) {
+    if (kind == EM_TILE_POLYGON) {
+        double area = 0;
+        for (size_t i = 1; i < p->n; i++)
+            area += (p->x[i - 1] * p->y[i] - p->x[i] * p->y[i - 1]) / 2;
+        if ((outer && area < 0) || (!outer && area >= 0))
+            reverse_path(p);
+        return sqrt(fabs(area));
+    }
+    double len = 0;
+    for (size_t i = 1; i < p->n; i++)
+        len += sqrt((p->x[i] - p->x[i - 1]) * (p->x[i] - p->x[i - 1]) +
+                    (p->y[i] - p->y[i - 1]) * (p->y[i] - p->y[i - 1]));
+    return len;
 }
 
 /* The prefix count of vertices inside the buffered tile, for dp_weights. */
@@ -702,44 +765,54 @@ static int mark_needed(builder *b, const em_tile_path *p) {
     return 0;
 }
 
-static void reverse_path(em_tile_path *p) {
-    for (size_t i = 0, j = p->n - 1; i < j; i++, j--) {
-        double x = p->x[i], y = p->y[i];
-        p->x[i] = p->x[j];
-        p->y[i] = p->y[j];
-        p->x[j] = x;
-        p->y[j] = y;
+/* Part `i` in world coordinates with its weights, in `*out`: a view of the
+ * prepared geometry, or projected now into t->work[0] with the weights of the
+ * vertices this tile needs. 0, 1 when nothing of it can show in the tile (off the
+ * clip box, too few points, smaller than the zoom's tolerance), -1 out of memory. */
+static int ready_part(builder *b, const part_source *s, size_t i, em_tile_path *out) {
+    const tile_frame *f = b->f;
+    int kind = part_kind(s, i);
+    size_t min_points = kind == EM_TILE_POLYGON ? 4 : kind == EM_TILE_LINE ? 2 : 1;
+    if (s->g) {
+        const em_geom_part *gp = &s->g->parts[i];
+        if (box_misses(f, gp->box) || gp->n < min_points ||
+            (kind != EM_TILE_POINT && f->tol > 0 && gp->measure < f->tol))
+            return 1;
+        *out = (em_tile_path){
+            s->g->x + gp->off,     s->g->y + gp->off,    s->g->w + gp->off, gp->n, gp->n,
+            s->g->xlo + gp->chunk, s->g->xhi + gp->chunk};
+        return 0;
     }
+    const tile_part *pt = &s->parts[i];
+    em_tile_path *p = &b->t->work[0];
+    if (path_reserve(p, pt->n) < 0)
+        return -1;
+    double box[4];
+    project_into(p, b->t->gx + pt->off, b->t->gy + pt->off, pt->n, box);
+    *out = *p;
+    if (box_misses(f, box) || p->n < min_points)
+        return 1;
+    if (kind == EM_TILE_POINT)
+        return 0;
+    double measure = orient_and_measure(p, kind, pt->outer);
+    if (f->tol > 0 && measure < f->tol)
+        return 1;
+    if (mark_needed(b, p) < 0)
+        return -1;
+    p->w[0] = p->w[p->n - 1] = INFINITY;
+    if (dp_weights(p, b->need, f->sq_tol_base) < 0)
+        return -1;
+    *out = *p;
+    return 0;
 }
 
-/* A polygon ring: returns the number of points written (0: the ring is gone). */
-static size_t build_ring(builder *b, const tile_part *pt, int outer) {
+/* ---- one geometry ---------------------------------------------------------- */
+
+/* A polygon ring ready to clip: returns the number of points written (0: the
+ * ring is gone). */
+static size_t build_ring(builder *b, const em_tile_path *p, int outer) {
     em_tile *t = b->t;
     const tile_frame *f = b->f;
-    int miss = project_part(b, pt);
-    if (miss < 0)
-        b->failed = 1;
-    if (miss)
-        return 0;
-    em_tile_path *p = &t->work[0];
-    if (p->n < 4)
-        return 0;
-    double area = 0;
-    for (size_t i = 1; i < p->n; i++)
-        area += (p->x[i - 1] * p->y[i] - p->x[i] * p->y[i - 1]) / 2;
-    if ((outer && area < 0) || (!outer && area >= 0))
-        reverse_path(p);
-    if (f->tol > 0 && sqrt(fabs(area)) < f->tol)
-        return 0;
-    if (mark_needed(b, p) < 0) {
-        b->failed = 1;
-        return 0;
-    }
-    p->w[0] = p->w[p->n - 1] = INFINITY;
-    if (dp_weights(p, b->need, f->sq_tol_base) < 0) {
-        b->failed = 1;
-        return 0;
-    }
     /* x, then y */
     b->cx.out = &t->work[1];
     b->cx.out->n = 0;
@@ -778,32 +851,10 @@ static size_t build_ring(builder *b, const tile_part *pt, int outer) {
     return k;
 }
 
-static void build_line(builder *b, const tile_part *pt) {
+/* A line ready to clip: its pieces in the tile, each a part of the feature. */
+static void build_line(builder *b, const em_tile_path *p) {
     em_tile *t = b->t;
     const tile_frame *f = b->f;
-    int miss = project_part(b, pt);
-    if (miss < 0)
-        b->failed = 1;
-    if (miss)
-        return;
-    em_tile_path *p = &t->work[0];
-    if (p->n < 2)
-        return;
-    double len = 0;
-    for (size_t i = 1; i < p->n; i++)
-        len += sqrt((p->x[i] - p->x[i - 1]) * (p->x[i] - p->x[i - 1]) +
-                    (p->y[i] - p->y[i - 1]) * (p->y[i] - p->y[i - 1]));
-    if (f->tol > 0 && len < f->tol)
-        return;
-    if (mark_needed(b, p) < 0) {
-        b->failed = 1;
-        return;
-    }
-    p->w[0] = p->w[p->n - 1] = INFINITY;
-    if (dp_weights(p, b->need, f->sq_tol_base) < 0) {
-        b->failed = 1;
-        return;
-    }
     b->cx.out = &t->work[1];
     b->cx.out->n = 0;
     b->cx.nslices = 0;
@@ -836,29 +887,23 @@ static void build_line(builder *b, const tile_part *pt) {
     }
 }
 
-static void build_points(builder *b, const tile_part *parts, size_t nparts) {
+/* The points of a part that lie in the tile, appended to the feature's one part. */
+static size_t build_points(builder *b, const em_tile_path *p, size_t k) {
     em_tile *t = b->t;
     const tile_frame *f = b->f;
-    size_t k = 0;
-    for (size_t i = 0; i < nparts; i++) {
-        if (parts[i].kind != EM_TILE_POINT)
+    for (size_t j = 0; j < p->n; j++) {
+        double x = p->x[j], y = p->y[j];
+        if (!(x >= f->k1x && x < f->k2x && y >= f->k1y && y < f->k2y))
             continue;
-        for (size_t j = 0; j < parts[i].n; j++) {
-            double x = em_tile_world_x(t->gx[parts[i].off + j]);
-            double y = em_tile_world_y(t->gy[parts[i].off + j]);
-            if (!(x >= f->k1x && x < f->k2x && y >= f->k1y && y < f->k2y))
-                continue;
-            if (ixy_reserve(t, b->used + k + 1) < 0) {
-                b->failed = 1;
-                return;
-            }
-            t->ixy[2 * (b->used + k)] = to_tile_x(f, x);
-            t->ixy[2 * (b->used + k) + 1] = to_tile_y(f, y);
-            k++;
+        if (ixy_reserve(t, b->used + k + 1) < 0) {
+            b->failed = 1;
+            return k;
         }
+        t->ixy[2 * (b->used + k)] = to_tile_x(f, x);
+        t->ixy[2 * (b->used + k) + 1] = to_tile_y(f, y);
+        k++;
     }
-    if (k > 0 && add_len(b, k) == 0)
-        b->used += k;
+    return k;
 }
 
 static double bbox_area(const int32_t *xy, size_t n) {
@@ -898,15 +943,10 @@ static int emit(builder *b, em_tile_layer *layer, int type) {
     return 0;
 }
 
-int em_tile_add_geometry(em_tile *t, em_tile_layer *layer, const void *blob, int size,
-                         size_t *first, em_error *err) {
+/* One feature of each kind the source holds: points, lines, polygons. */
+static int add_parts(em_tile *t, em_tile_layer *layer, const part_source *s, size_t *first,
+                     em_error *err) {
     *first = layer->nfeatures;
-    geom_reader g = {t, 0, 0};
-    int rc = read_geometry(&g, blob, size);
-    if (rc == -2 || (rc < 0 && t->failed))
-        return em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
-    if (rc < 0)
-        return em_fail(err, EM_ERR_RUNTIME, "a stored geometry is not a SpatiaLite geometry");
     tile_frame f;
     frame_of(&t->id, &f);
     builder b;
@@ -914,31 +954,33 @@ int em_tile_add_geometry(em_tile *t, em_tile_layer *layer, const void *blob, int
     b.t = t;
     b.f = &f;
     int kinds[3] = {0, 0, 0};
-    for (size_t i = 0; i < g.nparts; i++)
-        kinds[t->parts[i].kind - 1] = 1;
-
-    if (kinds[0]) {
-        build_points(&b, t->parts, g.nparts);
-        if (!b.failed && emit(&b, layer, EM_TILE_POINT) < 0)
-            b.failed = 1;
-    }
-    if (kinds[1] && !b.failed) {
-        for (size_t i = 0; i < g.nparts && !b.failed; i++)
-            if (t->parts[i].kind == EM_TILE_LINE)
-                build_line(&b, &t->parts[i]);
-        if (!b.failed && emit(&b, layer, EM_TILE_LINE) < 0)
-            b.failed = 1;
-    }
-    if (kinds[2] && !b.failed) {
+    for (size_t i = 0; i < s->nparts; i++)
+        kinds[part_kind(s, i) - 1] = 1;
+    em_tile_path p;
+    for (int kind = EM_TILE_POINT; kind <= EM_TILE_POLYGON && !b.failed; kind++) {
+        if (!kinds[kind - 1])
+            continue;
         int polygon_kept = 0;
-        for (size_t i = 0; i < g.nparts && !b.failed; i++) {
-            const tile_part *pt = &t->parts[i];
-            if (pt->kind != EM_TILE_POLYGON)
+        size_t npoints = 0;
+        for (size_t i = 0; i < s->nparts && !b.failed; i++) {
+            if (part_kind(s, i) != kind)
                 continue;
-            if (!pt->outer && !polygon_kept)
+            int outer = part_outer(s, i);
+            if (kind == EM_TILE_POLYGON && !outer && !polygon_kept)
                 continue; /* a hole of a polygon that is not in the tile */
-            size_t k = build_ring(&b, pt, pt->outer);
-            if (pt->outer)
+            int rc = ready_part(&b, s, i, &p);
+            if (rc < 0)
+                b.failed = 1;
+            size_t k = 0;
+            if (rc == 0 && kind == EM_TILE_POINT)
+                npoints = build_points(&b, &p, npoints);
+            else if (rc == 0 && kind == EM_TILE_LINE)
+                build_line(&b, &p);
+            else if (rc == 0)
+                k = build_ring(&b, &p, outer);
+            if (kind != EM_TILE_POLYGON)
+                continue;
+            if (outer)
                 polygon_kept = k > 0;
             if (k > 0) {
                 if (add_len(&b, k) < 0)
@@ -946,7 +988,12 @@ int em_tile_add_geometry(em_tile *t, em_tile_layer *layer, const void *blob, int
                 b.used += k;
             }
         }
-        if (!b.failed && emit(&b, layer, EM_TILE_POLYGON) < 0)
+        if (kind == EM_TILE_POINT && npoints > 0 && !b.failed) {
+            if (add_len(&b, npoints) < 0)
+                b.failed = 1;
+            b.used += npoints;
+        }
+        if (!b.failed && emit(&b, layer, kind) < 0)
             b.failed = 1;
     }
     free(b.lens);
@@ -958,6 +1005,99 @@ int em_tile_add_geometry(em_tile *t, em_tile_layer *layer, const void *blob, int
         return em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
     }
     return 0;
+}
+
+static int read_blob(em_tile *t, const void *blob, int size, geom_reader *g, em_error *err) {
+    *g = (geom_reader){t, 0, 0};
+    int rc = read_geometry(g, blob, size);
+    if (rc == -2 || (rc < 0 && t->failed))
+        return em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
+    if (rc < 0)
+        return em_fail(err, EM_ERR_RUNTIME, "a stored geometry is not a SpatiaLite geometry");
+    return 0;
+}
+
+int em_tile_add_geometry(em_tile *t, em_tile_layer *layer, const void *blob, int size,
+                         size_t *first, em_error *err) {
+    *first = layer->nfeatures;
+    geom_reader g;
+    if (read_blob(t, blob, size, &g, err) < 0)
+        return -1;
+    part_source s = {NULL, t->parts, g.nparts};
+    return add_parts(t, layer, &s, first, err);
+}
+
+int em_tile_add_prepared(em_tile *t, em_tile_layer *layer, const em_geom *geom, size_t *first,
+                         em_error *err) {
+    part_source s = {geom, NULL, geom->nparts};
+    return add_parts(t, layer, &s, first, err);
+}
+
+/* ---- prepared geometries ------------------------------------------------------ */
+
+/* Runs of EM_GEOM_CHUNK segments in a part of n points (points count as lines). */
+static size_t chunks_of(size_t n) {
+    return n < 2 ? 0 : (n - 2) / EM_GEOM_CHUNK + 1;
+}
+
+em_geom *em_tile_prepare(em_tile *t, const void *blob, int size, em_error *err) {
+    geom_reader rd;
+    if (read_blob(t, blob, size, &rd, err) < 0)
+        return NULL;
+    size_t nchunks = 0;
+    for (size_t i = 0; i < rd.nparts; i++)
+        nchunks += t->parts[i].kind == EM_TILE_POINT ? 0 : chunks_of(t->parts[i].n);
+    size_t bytes = sizeof(em_geom) + rd.nparts * sizeof(em_geom_part) +
+                   (3 * rd.npoints + 2 * nchunks) * sizeof(double);
+    em_geom *g = calloc(1, bytes);
+    if (!g) {
+        em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
+        return NULL;
+    }
+    g->bytes = bytes;
+    g->parts = (em_geom_part *)(g + 1);
+    g->nparts = rd.nparts;
+    g->x = (double *)(g->parts + rd.nparts);
+    g->y = g->x + rd.npoints;
+    g->w = g->y + rd.npoints;
+    g->npoints = rd.npoints;
+    g->xlo = g->w + rd.npoints;
+    g->xhi = g->xlo + nchunks;
+    g->nchunks = nchunks;
+    size_t chunk = 0;
+    for (size_t i = 0; i < rd.nparts; i++) {
+        const tile_part *pt = &t->parts[i];
+        em_geom_part *gp = &g->parts[i];
+        gp->kind = pt->kind;
+        gp->outer = pt->outer;
+        gp->off = pt->off;
+        gp->n = pt->n;
+        gp->chunk = chunk;
+        em_tile_path p = {g->x + pt->off, g->y + pt->off, g->w + pt->off, 0, pt->n, NULL, NULL};
+        project_into(&p, t->gx + pt->off, t->gy + pt->off, pt->n, gp->box);
+        if (pt->kind == EM_TILE_POINT || pt->n < 2)
+            continue;
+        gp->measure = orient_and_measure(&p, pt->kind, pt->outer);
+        for (size_t j = 0; j < chunks_of(pt->n); j++, chunk++) {
+            size_t last = (j + 1) * EM_GEOM_CHUNK < pt->n ? (j + 1) * EM_GEOM_CHUNK : pt->n - 1;
+            g->xlo[chunk] = g->xhi[chunk] = p.x[j * EM_GEOM_CHUNK];
+            for (size_t i = j * EM_GEOM_CHUNK + 1; i <= last; i++) {
+                g->xlo[chunk] = fmin(g->xlo[chunk], p.x[i]);
+                g->xhi[chunk] = fmax(g->xhi[chunk], p.x[i]);
+            }
+        }
+        p.w[0] = p.w[p.n - 1] = INFINITY;
+        if (dp_weights(&p, NULL, sq_tol_base()) < 0) {
+            free(g);
+            em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
+            return NULL;
+        }
+    }
+    return g;
+}
+
+void em_geom_free(em_geom *g) {
+    free(g);
 }
 
 em_tile_feature *em_tile_add_point(em_tile *t, em_tile_layer *layer, double x, double y) {

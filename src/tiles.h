@@ -89,7 +89,13 @@ typedef struct em_tile_arena em_tile_arena;
 typedef struct {
     double *x, *y, *w; /* world coordinates and simplification weights */
     size_t n, cap;
+    /* When not NULL: the least and greatest x of each run of EM_GEOM_CHUNK segments
+     * (run j: points j*EM_GEOM_CHUNK to (j+1)*EM_GEOM_CHUNK), so that clipping can
+     * step over runs that lie wholly left or right of the tile. */
+    const double *xlo, *xhi;
 } em_tile_path;
+
+#define EM_GEOM_CHUNK 32
 
 typedef struct {
     em_tile_id id;
@@ -136,6 +142,44 @@ em_tile_layer *em_tile_add_layer(em_tile *tile, const char *name);
 int em_tile_add_geometry(em_tile *tile, em_tile_layer *layer, const void *blob, int size,
                          size_t *first, em_error *err);
 
+/* ---- prepared geometries --------------------------------------------------- */
+
+/* A geometry decoded once for every tile: world coordinates, rings turned as MVT
+ * wants them, and geojson-vt's simplification weights over each whole part (the
+ * same weights em_tile_add_geometry computes for the vertices one tile needs).
+ * Adding it to a tile gives exactly the features the BLOB gives, without the
+ * decoding, projection and weighting: what the geometry cache keeps for big
+ * features (geom_cache.h). One block of `bytes` bytes. */
+typedef struct {
+    int kind, outer; /* EM_TILE_POINT, _LINE or _POLYGON (a ring); a polygon's first ring */
+    size_t off, n;   /* its points in x, y, w */
+    double box[4];   /* min x, min y, max x, max y in world coordinates */
+    double measure;  /* a ring: sqrt of its area; a line: its length (world units) */
+    size_t chunk;    /* its first run in xlo, xhi (em_tile_path) */
+} em_geom_part;
+
+typedef struct em_geom {
+    em_geom_part *parts;
+    size_t nparts;
+    double *x, *y, *w;
+    size_t npoints;
+    double *xlo, *xhi; /* per run of EM_GEOM_CHUNK segments of each part */
+    size_t nchunks;
+    size_t bytes;
+    /* the geometry cache's bookkeeping (geom_cache.c) */
+    int layer, refs, linked, used;
+    long long id, version;
+    size_t slot;
+    struct em_geom *chain;
+} em_geom;
+
+/* The BLOB prepared for every tile (`t` lends its scratch space), or NULL with `err`. */
+em_geom *em_tile_prepare(em_tile *t, const void *blob, int size, em_error *err);
+void em_geom_free(em_geom *g);
+/* As em_tile_add_geometry, from a prepared geometry. */
+int em_tile_add_prepared(em_tile *t, em_tile_layer *layer, const em_geom *g, size_t *first,
+                         em_error *err);
+
 /* Add a single point at world coordinates (wx, wy) if it lies in the buffered
  * tile; returns the feature or NULL (outside, or out of memory: tile->failed). */
 em_tile_feature *em_tile_add_point(em_tile *tile, em_tile_layer *layer, double wx, double wy);
@@ -162,6 +206,8 @@ void em_tile_source_free(em_tile_source *src);
 /* The attributes a tile carries for `layer`, NULL-terminated: what styles a
  * feature and fills its popup ("id" is the row id, which is also the feature id). */
 const char *const *em_tile_layer_props(const em_layer *layer);
+/* Whether the layer's tiles take an as-of date (violations). */
+int em_tile_layer_dated(const em_layer *layer);
 /* Index of a spatial layer in em_layer_at() order (0-5), or -1. */
 int em_tile_layer_index(const em_layer *layer);
 
@@ -170,12 +216,24 @@ int em_tile_layer_index(const em_layer *layer);
 int em_tile_source_versions(em_tile_source *src, sqlite3 *db,
                             long long versions[EM_TILE_MAX_LAYERS], em_error *err);
 
+typedef struct em_geom_cache em_geom_cache;
+
+/* How to read one layer of a tile. */
+typedef struct {
+    em_geom_cache *geoms; /* big features' prepared geometry (geom_cache.h); NULL: none */
+    long long version;    /* the layer's data version in this read (the cache's key) */
+    const char *as_of;    /* violations: "YYYY-MM-DD" (see below), or NULL: as stored */
+} em_tile_read_opts;
+
 /* Read `layer`'s features in the tile into a new layer of `tile`. Violations up
  * to EM_TILE_CLUSTER_MAX_ZOOM come clustered: a cell of EM_TILE_CLUSTER_CELL
  * units holding more than one report becomes one point at their mean position
- * with the tags cluster=true, point_count and open_count. */
+ * with the tags cluster=true, point_count and open_count. With `as_of`, only the
+ * violations reported by the end of that date are read, and each has its status
+ * on that date: resolved when resolved_at is on or before it, else open (and its
+ * resolved_at only when resolved by then); clusters count these. */
 int em_tile_read_layer(em_tile_source *src, sqlite3 *db, em_tile *tile, const em_layer *layer,
-                       em_error *err);
+                       const em_tile_read_opts *opts, em_error *err);
 
 /* ---- output -------------------------------------------------------------- */
 

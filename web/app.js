@@ -714,6 +714,8 @@ async function main() {
     map,
     state,
     counts: () => layers.counts(),
+    // the violation tiles on the map now (for the browser tests)
+    violationTiles: () => (layers.violTiles ? Object.values(layers.violTiles._tiles).filter((t) => t.current).map((t) => t.coords) : []),
     loading: () => layers.loading(),
     tiles: layers.tiles,
     initialLoadMs: performance.now() - t0,

@@ -94,7 +94,6 @@ const TABLE = {
   'heat.low': ['少', 'few'],
   'heat.high': ['多', 'many'],
   'viol.cluster_n': ['{n} 条', '{n} reports'],
-  'viol.cluster_all_dates': ['第 14 级及以下的聚合点未按日期筛选（服务器瓦片尚不支持 as-of 参数）', 'At zoom 14 and below the clusters ignore the date (the server’s tiles do not take as-of yet)'],
   'viol.shown': ['显示 {n} 条', '{n} shown'],
   'corr.legend_width': ['{label}（{w}）', '{label} ({w})'],
   'corr.buffers_note': ['缓冲区按“沿线分析”中的宽度绘制', 'Buffers drawn at the widths set under Corridors'],

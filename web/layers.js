@@ -937,7 +937,6 @@ export class Layers {
       entries = [{ label: styleLabel(this.styles.grid, 'title'), symbol: compileTheme(this.styles.grid, null).base }];
     } else if (id === 'violations') {
       kind = 'point';
-      if (this.violTiles && !this.violAsOf && this.ctx.state.date !== this.ctx.lastDate) m = m || t('viol.cluster_all_dates');
       entries = compileTheme(this.styles.violations, 'category').entries().filter((e) => !e.other);
     } else if (id === 'corridors') {
       kind = 'line';

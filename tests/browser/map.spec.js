@@ -396,6 +396,55 @@ async function clickEstate(page, code) {
       return { end, mid };
     });
 
+    // ------------------------------------------------------------------ the date slider drives the violation tiles
+    await check('date_violations', async () => {
+      if (!tilesAvailable) throw new Skip('the server has no tiles: violations come from /ogc, filtered in the browser');
+      const tj = await getJSON('/tiles/violations.json');
+      if (!JSON.stringify(tj.body || {}).includes('as-of')) throw new Skip('the violation tiles take no as-of');
+      await page.click('.tabs [data-panel="layers"]');
+      await setView(page, 31.115, 121.385, 14);
+      const cb = page.locator('input[data-layer-toggle="violations"]');
+      if (!(await cb.isChecked())) await cb.check();
+      const dayIndex = (d) => page.evaluate((date) => {
+        const s = document.getElementById('date-slider');
+        const start = Date.parse(`${window.estatemap.state.date}T00:00:00Z`) - Number(s.value) * 86400000;
+        return Math.round((Date.parse(`${date}T00:00:00Z`) - start) / 86400000);
+      }, d);
+      const last = await page.evaluate(() => document.getElementById('date-slider').max);
+      const out = {};
+      for (const date of ['2015-06-30', '2016-12-31', null]) {
+        const before = log.requests.length;
+        await setRange(page, '#date-slider', date ? await dayIndex(date) : last);
+        await page.waitForTimeout(600);
+        await settle(page, log);
+        await page.waitForTimeout(300);
+        const seen = await page.evaluate(() => ({
+          date: window.estatemap.state.date,
+          open_only: window.estatemap.state.openOnly,
+          shown: window.estatemap.counts().violations,
+          tiles: window.estatemap.violationTiles(),
+          // the numbers on the cluster bubbles in view (markercluster sums the tiles' counts)
+          bubbles: [...document.querySelectorAll('.leaflet-viol-pane .viol-cluster span')].map((e) => e.textContent),
+        }));
+        const asked = log.requests.slice(before).filter((u) => /\/tiles\/violations\/14\//.test(u));
+        seen.requests = asked.length;
+        seen.requests_as_of = asked.filter((u) => u.includes(`as-of=${seen.date}`)).length;
+        out[date || 'end'] = seen;
+      }
+      await shot(page, 'date-violations');
+      await cb.uncheck();
+      await setRange(page, '#date-slider', await dayIndex('2016-12-31')); // as the 'date' check left it
+      await page.waitForTimeout(600);
+      await settle(page, log);
+      const a = out['2015-06-30'], b = out['2016-12-31'], e = out.end;
+      expect(a.date === '2015-06-30' && b.date === '2016-12-31', `dates: ${a.date}, ${b.date}`);
+      expect(a.tiles.length > 0 && a.shown > 0, `nothing shown on ${a.date}: ${JSON.stringify(a)}`);
+      expect(a.shown < b.shown && b.shown < e.shown, `the counts did not follow the date: ${a.shown}, ${b.shown}, ${e.shown}`);
+      expect(a.requests_as_of > 0 && b.requests_as_of > 0, `no tiles asked with as-of: ${a.requests}, ${b.requests}`);
+      expect(a.bubbles.join() !== b.bubbles.join(), `the cluster bubbles did not change: ${a.bubbles}`);
+      return out;
+    });
+
     // ------------------------------------------------------------------ the view in the URL hash
     await check('hash', async () => {
       await setView(page, 31.05, 121.45, 14);

@@ -314,6 +314,44 @@ def test_date_slider_changes_the_state(run):
     assert d["end"] != d["mid"]
 
 
+def api_violation_total(base, tiles, date):
+    """What the map should show over `tiles` on `date`, from
+    the server's own tiles: each report or cluster once (a cluster near a tile's edge is in
+    its neighbour's buffer too), weighted by its point_count."""
+    seen, total = set(), 0
+    for t in tiles:
+        z, x, y = t["z"], t["x"], t["y"]
+        req = urllib.request.Request(f"{base}/tiles/violations/{z}/{x}/{y}.geojson?as-of={date}")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = r.read()
+        if not body:
+            continue  # 204: no reports there
+        for f in json.loads(body)["violations"]["features"]:
+            px, py = f["geometry"][0]
+            key = f.get("id") if f.get("id") is not None else (
+                round(x * 256 + px * 256 / 4096), round(y * 256 + py * 256 / 4096))
+            if key in seen:
+                continue
+            seen.add(key)
+            total += f["tags"].get("point_count", 1)
+    return total
+
+
+def test_date_slider_drives_the_violation_clusters(run):
+    d = result(run, "date_violations")
+    shown = []
+    for key in ("2015-06-30", "2016-12-31", "end"):
+        seen = d[key]
+        assert not seen["open_only"]
+        # the last day as of itself: the phone check files a report (today) after this one
+        expected = api_violation_total(run["base"], seen["tiles"], seen["date"])
+        assert seen["shown"] == expected, (key, seen["shown"], expected)
+        shown.append(seen["shown"])
+    assert shown[0] < shown[1] < shown[2]
+    # every report of the last day is on the map somewhere in those tiles: no date filter
+    assert d["end"]["requests_as_of"] == 0
+
+
 def test_view_is_kept_in_the_url_hash(run):
     d = result(run, "hash")
     assert "map=14/" in d["hash"]

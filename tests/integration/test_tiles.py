@@ -38,7 +38,8 @@ import pytest
 from osgeo import gdal, ogr
 from shapely.geometry import mapping
 
-from conftest import REPO, RunningServer, run_cli, spatialite_blob_to_shape, write_geojson
+from conftest import (REPO, RunningServer, run_cli, spatialite_blob_to_shape, spatialite_connect,
+                      write_geojson)
 
 gdal.UseExceptions()
 
@@ -49,7 +50,7 @@ PROPS = {
     "estates": ["id", "code", "name", "town_code", "built_year", "tier", "stage",
                 "housing_type"],
     "grid": ["id", "code"],
-    "violations": ["id", "code", "category", "status", "reported_at"],
+    "violations": ["id", "code", "category", "status", "reported_at", "resolved_at"],
     "corridors": ["type", "name"],
     "zones": ["kind", "name"],
 }
@@ -503,9 +504,9 @@ def test_combined_source_is_the_layers_together(server):
     assert r.status == 200
 
 
-def test_violations_are_clustered_at_low_zoom(server, demo_db):
-    total = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True).execute(
-        "SELECT count(*), sum(status = 'open') FROM violations").fetchone()
+def district_totals(server, query=""):
+    """Reports, open reports and clusters in the z12 violation tiles over the district
+    (`query` added to each URL), each feature counted in the tile it lies in."""
     z = 12
     w, s, e, n = 121.2, 30.95, 121.6, 31.3
     _, x0, y0 = tile_of(w, n, z)
@@ -513,7 +514,9 @@ def test_violations_are_clustered_at_low_zoom(server, demo_db):
     count = opened = clusters = 0
     for x in range(x0, x1 + 1):
         for y in range(y0, y1 + 1):
-            for f in server.geojson_tile("violations", z, x, y).get("violations", []):
+            r = server.get(f"/tiles/violations/{z}/{x}/{y}.geojson{query}")
+            assert r.status in (200, 204), r
+            for f in (r.json()["violations"]["features"] if r.status == 200 else []):
                 px, py = f["geometry"][0]
                 if not (0 <= px < EXTENT and 0 <= py < EXTENT):
                     continue  # in the buffer: the neighbour counts it
@@ -526,6 +529,13 @@ def test_violations_are_clustered_at_low_zoom(server, demo_db):
                     assert set(f["tags"]) <= set(PROPS["violations"]) and "id" in f
                     count += 1
                     opened += f["tags"]["status"] == "open"
+    return count, opened, clusters
+
+
+def test_violations_are_clustered_at_low_zoom(server, demo_db):
+    total = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True).execute(
+        "SELECT count(*), sum(status = 'open') FROM violations").fetchone()
+    count, opened, clusters = district_totals(server)
     assert clusters > 0
     assert count == total[0] and opened == total[1], (count, opened, total)
     # from z15 every report is its own feature
@@ -533,6 +543,86 @@ def test_violations_are_clustered_at_low_zoom(server, demo_db):
     feats = server.geojson_tile("violations", zz, x, y)["violations"]
     assert feats and all("cluster" not in f["tags"] and f["id"] == f["tags"]["id"]
                          for f in feats)
+
+
+# ---------------------------------------------------------------- violations as of a date
+
+# On date D a report shows when it was reported by the end of D, and is open unless it was
+# resolved by the end of D (the rule of the analyses, README "How the rules are read").
+AS_OF_SQL = """SELECT count(*), coalesce(sum(resolved_at IS NULL OR substr(resolved_at, 1, 10) > ?1), 0)
+               FROM violations WHERE substr(reported_at, 1, 10) <= ?1"""
+
+
+def test_violation_tiles_as_of_a_date(server, demo_db):
+    con = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True)
+    tile = "/tiles/violations/%d/%d/%d.mvt" % tile_of(121.385, 31.111, 12)
+    etags = set()
+    totals = []
+    for date in ("2015-03-31", "2016-06-30", "2017-06-30"):
+        expected = con.execute(AS_OF_SQL, (date,)).fetchone()
+        # the district in one tile: every report counted once, in a cluster or alone
+        r = server.get(f"/tiles/violations/9/428/209.geojson?as-of={date}")
+        assert r.status == 200, r
+        feats = r.json()["violations"]["features"]
+        one = (sum(f["tags"].get("point_count", 1) for f in feats),
+               sum(f["tags"]["open_count"] if f["tags"].get("cluster")
+                   else f["tags"]["status"] == "open" for f in feats))
+        assert one == expected, (date, one, expected)
+        # the z12 clusters over the district sum to the same
+        count, opened, clusters = district_totals(server, f"?as-of={date}")
+        assert clusters > 0 and (count, opened) == expected, (date, count, opened, expected)
+        totals.append(expected)
+        r = server.get(f"{tile}?as-of={date}")
+        assert r.status == 200, r
+        etags.add(r.headers["ETag"])
+    assert totals[0][0] < totals[1][0] < totals[2][0]
+    assert len(etags) == 3  # one per date
+    plain = server.get(tile)
+    assert plain.headers["ETag"] not in etags
+    # 304 for the same date only
+    dated = server.get(f"{tile}?as-of=2016-06-30")
+    again = server.get(f"{tile}?as-of=2016-06-30", headers={"If-None-Match": dated.headers["ETag"]})
+    assert again.status == 304
+    other = server.get(f"{tile}?as-of=2016-07-01", headers={"If-None-Match": dated.headers["ETag"]})
+    assert other.status == 200 and other.headers["ETag"] != dated.headers["ETag"]
+
+
+def test_unclustered_violations_carry_their_state_on_the_date(server, demo_db):
+    date = "2016-06-30"
+    con = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True)
+    rows = {i: (rep, res) for i, rep, res in
+            con.execute("SELECT id, reported_at, resolved_at FROM violations")}
+    z, x, y = tile_of(121.385, 31.111, 15)
+    now = {f["id"]: f for f in server.geojson_tile("violations", z, x, y)["violations"]}
+    r = server.get(f"/tiles/violations/{z}/{x}/{y}.geojson?as-of={date}")
+    then = {f["id"]: f for f in r.json()["violations"]["features"]}
+    assert then and set(then) < set(now)
+    assert set(then) == {i for i in now if rows[i][0][:10] <= date}
+    changed = 0
+    for i, f in then.items():
+        reported, resolved = rows[i]
+        open_then = resolved is None or resolved[:10] > date
+        assert f["tags"]["status"] == ("open" if open_then else "resolved"), f
+        assert f["tags"].get("resolved_at") == (None if open_then else resolved), f
+        changed += open_then and now[i]["tags"]["status"] == "resolved"
+        assert now[i]["tags"].get("resolved_at") == resolved
+    assert changed > 0  # some were open then and are resolved now
+
+
+def test_as_of_errors_and_tilejson(server):
+    z, x, y = tile_of(121.385, 31.111, 12)
+    for bad in ("2017-13-01", "yesterday", "2017-02-30", ""):
+        r = server.get(f"/tiles/violations/{z}/{x}/{y}.mvt?as-of={bad}")
+        assert r.status == 400, (bad, r)
+        assert r.json()["error"]["parameter"] == "as-of", r.json()
+    r = server.get(f"/tiles/towns,estates/{z}/{x}/{y}.mvt?as-of=2016-06-30")
+    assert r.status == 400 and r.json()["error"]["parameter"] == "as-of"
+    # a combined source with violations takes it
+    assert server.get(f"/tiles/towns,violations/{z}/{x}/{y}.mvt?as-of=2016-06-30").status == 200
+    tj = server.get("/tiles/violations.json").json()
+    assert "as-of" in tj["query_parameters"]
+    assert tj["vector_layers"][0]["fields"]["resolved_at"] == "String"
+    assert "query_parameters" not in server.get("/tiles/towns.json").json()
 
 
 # ---------------------------------------------------------------- empty, bad addresses
@@ -825,13 +915,61 @@ def test_a_write_invalidates_cached_tiles(bin_path, demo_db, work):
         assert s.stop() == 0
 
 
+def test_geometry_cache_follows_writes(bin_path, demo_db, work):
+    """Big features (the towns) come from the geometry cache, tile after tile; after a
+    write to their geometry the tiles are exactly what a freshly started server makes."""
+    db = work / "geometry-cache.sqlite"
+    shutil.copy(demo_db, db)
+    s = Server(bin_path, db, work, "--tile-cache-mb", "0")
+    try:
+        tiles = [tile_of(121.385, 31.111, z) for z in (12, 13, 14, 15, 16)]
+        before = [s.geojson_tile("towns,corridors", *t) for t in tiles]
+        assert [s.geojson_tile("towns,corridors", *t) for t in tiles] == before
+        m = s.metrics()
+        assert m["estatemap_geom_cache_hits_total"] > 0 and m["estatemap_geom_cache_entries"] > 0
+        assert 0 < m["estatemap_geom_cache_bytes"] <= m["estatemap_geom_cache_limit_bytes"]
+        assert m["estatemap_geom_cache_limit_bytes"] == 32 * 1024 * 1024
+        con = spatialite_connect(db)
+        con.execute("UPDATE towns SET geom = ST_Translate(geom, 0.002, -0.001, 0)")
+        con.commit()
+        con.close()
+        after = [s.geojson_tile("towns,corridors", *t) for t in tiles]
+        fresh = Server(bin_path, db, work, "--tile-cache-mb", "0", "--geom-cache-mb", "0")
+        try:
+            expected = [fresh.geojson_tile("towns,corridors", *t) for t in tiles]
+            assert fresh.metrics()["estatemap_geom_cache_limit_bytes"] == 0
+        finally:
+            assert fresh.stop() == 0
+        assert after == expected
+        assert [t["towns"] for t in after] != [t["towns"] for t in before]
+        assert [t["corridors"] for t in after] == [t["corridors"] for t in before]
+    finally:
+        assert s.stop() == 0
+
+
+def test_geometry_cache_cap(bin_path, demo_db, work):
+    s = Server(bin_path, demo_db, work, "--tile-cache-mb", "0", "--geom-cache-mb", "1")
+    try:
+        limit = 1024 * 1024
+        for (z, x, y) in sample_tiles([12, 14], PLACES):
+            s.tile("towns,corridors,zones,estates", z, x, y, "mvt")
+            m = s.metrics()
+            assert m["estatemap_geom_cache_bytes"] <= limit, m
+        assert m["estatemap_geom_cache_limit_bytes"] == limit
+        assert m["estatemap_geom_cache_entries"] > 0
+    finally:
+        assert s.stop() == 0
+
+
 # ---------------------------------------------------------------- the command line
 
 
 def test_serve_tile_options(cli, demo_db):
     r = cli("serve", "--help")
     assert r.rc == 0 and "--tile-cache-mb" in r.out and "--tile-max-bytes" in r.out
+    assert "--geom-cache-mb" in r.out
     for args in (["--tile-cache-mb", "-1"], ["--tile-cache-mb", "x"],
+                 ["--geom-cache-mb", "-5"], ["--geom-cache-mb", "1.5"],
                  ["--tile-max-bytes", "10"], ["--tile-max-bytes", ""],
                  ["--tile-max-bytes", "12k"]):
         r = cli("serve", "--db", demo_db, "--listen", "127.0.0.1:0", *args)

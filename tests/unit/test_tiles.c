@@ -5,6 +5,7 @@
  *
  * Geometries are written in tile units of a chosen tile and turned into lon/lat
  * SpatiaLite BLOBs here, so the expected output can be read off the input. */
+#include "geom_cache.h"
 #include "mvt.h"
 #include "strbuf.h"
 #include "testutil.h"
@@ -63,6 +64,39 @@ static unsigned char *blob_of(const em_tile_id *id, const char *wkt, int *size, 
     return blob;
 }
 
+/* The geometry prepared once for every tile (what the geometry cache keeps) must
+ * give exactly the features the BLOB gives in `t`, here and in the tiles around. */
+static void same_when_prepared(em_tile *t, const unsigned char *blob, int size) {
+    em_error err;
+    em_tile *scratch = em_tile_new(&t->id);
+    em_geom *g = em_tile_prepare(scratch, blob, size, &err);
+    ck_assert_ptr_nonnull(g);
+    em_tile_free(scratch);
+    for (int dz = -1; dz <= 2; dz++)
+        for (uint32_t dx = 0; dx < (dz < 0 ? 1u : 1u << dz); dx++) {
+            em_tile_id id = {t->id.z - 1, t->id.x >> 1, t->id.y >> 1}; /* the parent */
+            if (dz >= 0)
+                id = (em_tile_id){t->id.z + dz, (t->id.x << dz) + dx, (t->id.y << dz) + dx};
+            em_tile *a = em_tile_new(&id), *b = em_tile_new(&id);
+            em_tile_layer *la = em_tile_add_layer(a, "a"), *lb = em_tile_add_layer(b, "b");
+            size_t first;
+            ck_assert_int_eq(em_tile_add_geometry(a, la, blob, size, &first, &err), 0);
+            ck_assert_int_eq(em_tile_add_prepared(b, lb, g, &first, &err), 0);
+            ck_assert_uint_eq(la->nfeatures, lb->nfeatures);
+            for (size_t i = 0; i < la->nfeatures; i++) {
+                const em_tile_feature *fa = &la->features[i], *fb = &lb->features[i];
+                ck_assert_int_eq(fa->type, fb->type);
+                ck_assert_uint_eq(fa->nparts, fb->nparts);
+                ck_assert_uint_eq(fa->npoints, fb->npoints);
+                ck_assert_mem_eq(fa->part_len, fb->part_len, fa->nparts * sizeof *fa->part_len);
+                ck_assert_mem_eq(fa->xy, fb->xy, fa->npoints * 2 * sizeof *fa->xy);
+            }
+            em_tile_free(a);
+            em_tile_free(b);
+        }
+    em_geom_free(g);
+}
+
 /* Features `wkt` makes in tile `id`; the tile is returned for inspection. */
 static em_tile *tile_with(const em_tile_id *id, const char *wkt, size_t *nfeatures) {
     em_tile *t = em_tile_new(id);
@@ -74,6 +108,7 @@ static em_tile *tile_with(const em_tile_id *id, const char *wkt, size_t *nfeatur
     em_error err;
     ck_assert_int_eq(em_tile_add_geometry(t, l, blob, size, &first, &err), 0);
     ck_assert_uint_eq(first, 0);
+    same_when_prepared(t, blob, size);
     free(blob);
     *nfeatures = l->nfeatures;
     return t;
@@ -296,6 +331,30 @@ START_TEST(points) {
 }
 END_TEST
 
+/* A ring and a line of hundreds of vertices that leave and re-enter the tile many
+ * times: the prepared geometry steps over runs of points off the tile, and must
+ * still give exactly what the BLOB gives (tile_with checks it here, in the parent
+ * tile and in tiles two zooms down). */
+START_TEST(big_parts_prepared) {
+    em_strbuf w;
+    em_strbuf_init(&w);
+    em_strbuf_puts(&w, "GEOMETRYCOLLECTION(POLYGON((");
+    for (int i = 0; i <= 720; i++) {
+        double a = (i % 720) * M_PI / 360, r = 2600 + 1400 * sin(a * 9);
+        em_strbuf_printf(&w, "%s%.3f %.3f", i ? "," : "", 2048 + r * cos(a), 2048 + r * sin(a));
+    }
+    em_strbuf_puts(&w, ")),LINESTRING(");
+    for (int i = 0; i < 500; i++)
+        em_strbuf_printf(&w, "%s%d %.3f", i ? "," : "", -3000 + 20 * i, 2048 + 3000 * sin(i / 7.0));
+    em_strbuf_puts(&w, "))");
+    size_t n;
+    em_tile *t = tile_with(&T, em_strbuf_cstr(&w), &n);
+    ck_assert_uint_eq(n, 2);
+    em_tile_free(t);
+    em_strbuf_free(&w);
+}
+END_TEST
+
 /* ---- output ------------------------------------------------------------------ */
 
 static em_tile *sample_tile(void) {
@@ -458,6 +517,75 @@ END_TEST
 
 /* ---- the cache --------------------------------------------------------------- */
 
+/* A prepared ring of `n` points (about 24 bytes each). */
+static em_geom *prepared_ring(int n) {
+    em_strbuf w;
+    em_strbuf_init(&w);
+    em_strbuf_puts(&w, "POLYGON((");
+    for (int i = 0; i <= n; i++)
+        em_strbuf_printf(&w, "%s%.3f %.3f", i ? "," : "", 2048 + 1000 * cos(i % n * 2 * M_PI / n),
+                         2048 + 1000 * sin(i % n * 2 * M_PI / n));
+    em_strbuf_puts(&w, "))");
+    int size;
+    unsigned char *blob = blob_of(&T, em_strbuf_cstr(&w), &size, 0);
+    em_strbuf_free(&w);
+    em_tile *t = em_tile_new(&T);
+    em_error err;
+    em_geom *g = em_tile_prepare(t, blob, size, &err);
+    ck_assert_ptr_nonnull(g);
+    em_tile_free(t);
+    free(blob);
+    return g;
+}
+
+START_TEST(geometry_cache_versions_and_memory) {
+    size_t cap = 64 * 1024;
+    em_geom_cache *c = em_geom_cache_new(cap);
+    ck_assert_ptr_nonnull(c);
+    em_geom *g = em_geom_cache_put(c, 1, 7, 3, prepared_ring(100));
+    em_geom_cache_release(c, g);
+    ck_assert_ptr_eq(em_geom_cache_get(c, 1, 7, 3), g);
+    em_geom_cache_release(c, g);
+    /* another version of the layer, another layer, another feature: misses */
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 7, 4));
+    ck_assert_ptr_null(em_geom_cache_get(c, 2, 7, 3));
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 8, 3));
+    /* a newer version replaces it; an older one is used once and not kept */
+    em_geom *held = em_geom_cache_get(c, 1, 7, 3);
+    em_geom *newer = em_geom_cache_put(c, 1, 7, 4, prepared_ring(100));
+    ck_assert_ptr_null(em_geom_cache_get(c, 1, 7, 3));
+    ck_assert_int_eq(held->nparts, 1); /* still readable while referenced */
+    em_geom_cache_release(c, held);
+    em_geom_cache_release(c, em_geom_cache_put(c, 1, 7, 2, prepared_ring(100)));
+    ck_assert_ptr_eq(em_geom_cache_get(c, 1, 7, 4), newer);
+    em_geom_cache_release(c, newer);
+    em_geom_cache_release(c, newer);
+    /* fill past the cap: it stays under, evicting */
+    for (int i = 0; i < 40; i++) {
+        em_geom_cache_release(c, em_geom_cache_put(c, 0, 100 + i, 1, prepared_ring(200)));
+        em_geom_cache_stats st;
+        em_geom_cache_stats_get(c, &st);
+        ck_assert_uint_le(st.bytes, cap);
+    }
+    em_geom_cache_stats st;
+    em_geom_cache_stats_get(c, &st);
+    ck_assert_uint_gt(st.evictions, 0);
+    ck_assert_uint_gt(st.entries, 2);
+    ck_assert_uint_gt(st.hits, 2);
+    em_geom *last = em_geom_cache_get(c, 0, 139, 1); /* the newest is there */
+    ck_assert_ptr_nonnull(last);
+    em_geom_cache_release(c, last);
+    em_strbuf m;
+    em_strbuf_init(&m);
+    em_geom_cache_render_metrics(c, &m);
+    ck_assert_ptr_nonnull(strstr(em_strbuf_cstr(&m), "estatemap_geom_cache_limit_bytes 65536\n"));
+    em_strbuf_free(&m);
+    em_geom_cache_free(c);
+    /* no cache: a geometry is still handed back, and freed by its release */
+    em_geom_cache_release(NULL, em_geom_cache_put(NULL, 0, 1, 1, prepared_ring(10)));
+}
+END_TEST
+
 START_TEST(cache_lru_and_memory) {
     char body[1000];
     memset(body, 'x', sizeof body);
@@ -540,12 +668,14 @@ static Suite *suite(void) {
     tcase_add_test(tc, simplified_per_zoom);
     tcase_add_test(tc, lines_split_at_the_edge);
     tcase_add_test(tc, points);
+    tcase_add_test(tc, big_parts_prepared);
     tcase_add_test(tc, geojson_output);
     tcase_add_test(tc, geojson_escapes_bad_utf8);
     tcase_add_test(tc, mvt_output);
     tcase_add_test(tc, drop_order);
     tcase_add_test(tc, etag_matching);
     tcase_add_test(tc, cache_lru_and_memory);
+    tcase_add_test(tc, geometry_cache_versions_and_memory);
     suite_add_tcase(s, tc);
     return s;
 }
