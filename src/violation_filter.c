@@ -68,7 +68,8 @@ static const char *next_item(const char *s, char *item, size_t itemlen) {
 
 static int add_to_set(char *set, size_t setlen, const char *name) {
     char needle[80];
-    snprintf(needle, sizeof needle, "|%s|", name);
+    /* Names are short category codes; the precision keeps a hostile one from overflowing. */
+    snprintf(needle, sizeof needle, "|%.76s|", name);
     if (strstr(set, needle))
         return 0;
     size_t used = strlen(set);

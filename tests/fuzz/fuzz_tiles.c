@@ -17,7 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     em_error err;
     em_error_clear(&err);
     worker.db_path = fuzz_fixture_db();
-    service = em_tile_service_new(1 << 20, 0, &err);
+    service = em_tile_service_new(1 << 20, 1 << 20, 0, &err);
     source = em_tile_source_new();
     if (!service || !source)
         fuzz_fail("cannot set up the tile service: %s", err.message);
