@@ -1,8 +1,8 @@
 // Time geojson-vt's slicing, the peer of estatemap-slice-bench (scripts/bench, "slice" rows).
 //   node geojsonvt_slice.mjs LAYER.geojson TILES.txt OPTIONS_JSON [REPEAT]
 // TILES.txt has one tile a line, "z x y". Parsing the file is not timed. The list is
-// first cut once on a throw-away index, untimed, so that V8 has compiled geojson-vt's
-// code; then a new index is built (timed: build_s) and getTile is asked for every tile
+// first cut REPEAT times (at least 3) on throw-away indexes, untimed, so that V8 has
+// optimised geojson-vt's code; then a new index is built (timed: build_s) and getTile is asked for every tile
 // of the list in order on that cold index (timed: slice_s); JSON.stringify of each
 // tile's features is timed apart (stringify_s). With REPEAT (default 1) the timed
 // part is done that many times, each on a new index, and the counts and times summed.
@@ -14,7 +14,8 @@ const [layerPath, tilesPath, optionsText, repeatText] = process.argv.slice(2);
 const repeat = Number(repeatText || 1);
 const data = JSON.parse(readFileSync(layerPath, 'utf8'));
 const options = JSON.parse(optionsText);
-const tiles = readFileSync(tilesPath, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+const tiles = readFileSync(tilesPath, 'utf8').trim().split('\n')
+    .map((line) => line.split(' ').map(Number));
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
 function cut(index) {
@@ -38,7 +39,9 @@ function cut(index) {
 const zero = () => ({tiles: 0, build_s: 0, slice_s: 0, stringify_s: 0, nonempty: 0, features: 0,
                      bytes: 0});
 let total = zero();
-cut(new GeoJSONVT(data, options)); // warm-up: compiled code, nothing cached for the timed pass
+// warm-up, as many passes as will be timed and at least 3, each on a throw-away index:
+// V8 has optimised geojson-vt's code, and nothing is cached for the timed passes
+for (let k = 0; k < Math.max(repeat, 3); k++) cut(new GeoJSONVT(data, options));
 total = zero();
 for (let k = 0; k < repeat; k++) {
     const t0 = process.hrtime.bigint();

@@ -11,6 +11,7 @@ helpers (the data set, the PostGIS copy, the tile list, the server) are looked u
 when a row runs, so these rows use whatever data set the other rows use.
 """
 import json
+import math
 import os
 import re
 import subprocess
@@ -27,7 +28,8 @@ TILE_PROPS = {"towns": ["code", "name"],
 # gives them to geojson-vt.
 GEOJSONVT_OPTIONS = {"maxZoom": 22, "tolerance": 8, "extent": 4096, "buffer": 64,
                      "indexMaxZoom": 5}
-MIN_TILES_PER_PASS = 500
+# A timed run lasts at least this long where a pass over the list is shorter (below).
+MIN_RUN_S, MAX_REPEAT = 0.5, 25
 
 
 def slice_bench_bin(bench):
@@ -82,11 +84,13 @@ class SliceRow:
     (untimed), the index is built (reported apart as index_build_s) and getTile is
     asked for every tile on that fresh index, so nothing asked is cut before the
     timed pass: the drill-down from the index's pre-cut tiles (down to indexMaxZoom
-    5 while a tile has over 100,000 points) to each tile counts as slicing. One
-    untimed pass on a throw-away index first lets V8 compile geojson-vt.
+    5 while a tile has over 100,000 points) to each tile counts as slicing. As many
+    untimed passes as timed ones (at least 3), each on a throw-away index, first let
+    V8 optimise geojson-vt.
 
-    A list of fewer than MIN_TILES_PER_PASS tiles (the low zooms) is cut several
-    times over in one run, each time on a new geojson-vt index, and the times summed.
+    Where one pass of estatemap over the list takes under MIN_RUN_S (a calibration
+    run in setup says), each run cuts the list `repeat` times over, up to
+    MAX_REPEAT, each time on a new geojson-vt index, and the times are summed.
 
     Writing the tiles' JSON (em_tile_geojson, JSON.stringify of getTile's features)
     is timed apart from slicing on both sides and kept in the details, with the
@@ -110,20 +114,22 @@ class SliceRow:
         tiles = self.bench.tile_list()
         if self.zooms == "z0-11":
             tiles = low_zoom_tiles(tiles)
-        # a short list is cut several times over (on a new index each time), so
-        # that a pass lasts long enough to time
-        self.repeat = max(1, -(-MIN_TILES_PER_PASS // len(tiles)))
         self.tiles = os.path.join(tmp, "tiles.txt")
         with open(self.tiles, "w") as f:
             f.writelines(f"{z} {x} {y}\n" for z, x, y in tiles)
         self.geojson = layer_geojson(self.db, self.layer)
+        once = self.slice_bench(1)["slice_s"]
+        self.repeat = max(1, min(MAX_REPEAT, math.ceil(MIN_RUN_S / max(once, 1e-6))))
         self.details.update(tiles=len(tiles), repeat=self.repeat)
 
-    def ours(self, i):
-        r = json.loads(subprocess.run(
+    def slice_bench(self, repeat):
+        return json.loads(subprocess.run(
             [slice_bench_bin(self.bench), "--db", self.db, "--layers", self.layer, "--tiles",
-             self.tiles, "--repeat", str(self.repeat)], capture_output=True, text=True, check=True).stdout)
-        self.last = r
+             self.tiles, "--repeat", str(repeat)], capture_output=True, text=True,
+            check=True).stdout)
+
+    def ours(self, i):
+        r = self.last = self.slice_bench(self.repeat)
         self.details["estatemap_json_s"].append(r["encode_s"])
         self.details.update(estatemap_features=r["features"], estatemap_nonempty=r["nonempty"])
         return r["tiles"] / r["slice_s"]
@@ -131,8 +137,8 @@ class SliceRow:
     def theirs(self, i):
         r = json.loads(subprocess.run(
             ["node", os.path.join(HERE, "geojsonvt_slice.mjs"), self.geojson, self.tiles,
-             json.dumps(GEOJSONVT_OPTIONS), str(self.repeat)], capture_output=True, text=True, check=True,
-            cwd=self.bench.ROOT).stdout)
+             json.dumps(GEOJSONVT_OPTIONS), str(self.repeat)], capture_output=True, text=True,
+            check=True, cwd=self.bench.ROOT).stdout)
         self.details["peer_index_build_s"].append(r["build_s"])
         self.details["peer_json_s"].append(r["stringify_s"])
         self.details["ratios_with_json"].append(
@@ -175,9 +181,9 @@ class PagingRow:
     """OGC API items paging, in features per second over all violations.
 
     estatemap: `estatemap serve`, one keep-alive HTTP/1.1 connection a run (Python's
-    http.client, connected before the clock starts), GET /ogc/collections/violations/items?limit=L, then each page's
-    `next` link until there is none; the client only finds the link and
-    numberReturned in the bytes. PostGIS: one psycopg2 connection over loopback TCP,
+    http.client, connected before the clock starts), GET
+    /ogc/collections/violations/items?limit=L, then each page's `next` link until
+    there is none; the client only finds the link and numberReturned in the bytes. PostGIS: one psycopg2 connection over loopback TCP,
     one statement per page (the same features, properties and 7-decimal
     coordinates as json_build_object/ST_AsGeoJSON, ORDER BY id LIMIT L OFFSET n,
     and the count for numberMatched), fetched as text, until the offset passes
