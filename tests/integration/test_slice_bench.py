@@ -29,16 +29,23 @@ TILES = sorted({tile_of(lon, lat, z) for z in range(6, 17)
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("slice_bench")
+def work(bin_path, tmp_path_factory):
+    """A folder with the demo database (demo.sqlite) and the tile list (tiles.txt)."""
+    folder = tmp_path_factory.mktemp("slice_bench")
+    r = run_cli(bin_path, "demo", "--db", folder / "demo.sqlite", "-q", timeout=300)
+    assert r.rc == 0, r
+    (folder / "tiles.txt").write_text("".join(f"{z} {x} {y}\n" for z, x, y in TILES))
+    return folder
 
 
 @pytest.fixture(scope="module")
-def demo_db(bin_path, work):
-    db = work / "demo.sqlite"
-    r = run_cli(bin_path, "demo", "--db", db, "-q", timeout=300)
-    assert r.rc == 0, r
-    return db
+def demo_db(work):
+    return work / "demo.sqlite"
+
+
+@pytest.fixture(scope="module")
+def tiles_file(work):
+    return work / "tiles.txt"
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +54,6 @@ def bench_bin(bin_path):
     if not path.is_file():
         pytest.fail(f"{path} is missing: it is built with estatemap (CMake target "
                     f"estatemap-slice-bench)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiles_file(work):
-    path = work / "tiles.txt"
-    path.write_text("".join(f"{z} {x} {y}\n" for z, x, y in TILES))
     return path
 
 
