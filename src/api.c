@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "estate_card.h"
+#include "layers.h"
 #include "server.h"
 #include "writes.h"
 
@@ -24,6 +25,7 @@ struct em_api {
     char *db_path;
     em_tokens *tokens;
     int read_token;
+    int read_only;
     em_ratelimit *limiter;
     pthread_mutex_t write_lock; /* guards `writer` */
     em_db *writer;
@@ -38,18 +40,27 @@ static em_db *writer(em_api *api, em_write_error *e) {
         return api->writer;
     em_error err;
     em_error_clear(&err);
+    if (api->read_only) {
+        memset(e, 0, sizeof *e);
+        em_fail(&e->err, EM_ERR_RUNTIME,
+                "the database is read-only: this server was started with --read-only and "
+                "serves reads but cannot write");
+        e->unavailable = 1;
+        return NULL;
+    }
     em_db *db = em_db_open(api->db_path, EM_DB_OPEN_EXISTING, 0, &err);
     if (db && sqlite3_db_readonly(db->sql, "main") == 1) {
         em_db_close(db);
         db = NULL;
         em_fail(&err, EM_ERR_RUNTIME,
-                "the database file is read-only: this server serves reads but cannot write");
+                "the database is read-only (the file or its folder cannot be written): this "
+                "server serves reads but cannot write");
     } else if (!db) {
         fprintf(stderr, "estatemap serve: cannot open %s for writing: %s\n", api->db_path,
                 err.message);
         em_fail(&err, EM_ERR_RUNTIME,
-                "the database cannot be opened for writing (read-only file or folder?); this "
-                "server serves reads but cannot write");
+                "the database is read-only or cannot be opened for writing (read-only file or "
+                "folder?): this server serves reads but cannot write");
     }
     if (!db) {
         memset(e, 0, sizeof *e);
@@ -70,6 +81,7 @@ em_api *em_api_new(const em_api_config *cfg, em_error *err) {
     }
     pthread_mutex_init(&api->write_lock, NULL);
     api->read_token = cfg->read_token;
+    api->read_only = cfg->read_only;
     if (cfg->read_token && !cfg->tokens_file) {
         em_fail(err, EM_ERR_USAGE, "--read-token needs --tokens FILE");
         em_api_free(api);
@@ -89,7 +101,9 @@ em_api *em_api_new(const em_api_config *cfg, em_error *err) {
      * connections (which need the current schema) open it. A file that cannot be
      * written is reported and served read-only. */
     em_write_error e;
-    if (access(api->db_path, F_OK) == 0 && !writer(api, &e))
+    if (api->read_only)
+        fprintf(stderr, "estatemap serve: --read-only: writes will answer 503\n");
+    else if (access(api->db_path, F_OK) == 0 && !writer(api, &e))
         fprintf(stderr, "estatemap serve: %s; writes will answer 503\n", e.err.message);
     return api;
 }
@@ -176,6 +190,7 @@ static int authenticate(em_api *api, em_http_request *req, em_access access, em_
                                    "WWW-Authenticate: " REALM ", error=\"invalid_token\"\r\n",
                                    "the bearer token is not valid");
     }
+    req->user = who->name; /* the access log's user field: the name, never the token */
     if (!em_role_allows(who->role, access))
         return em_http_error_extra(req, 403, "forbidden", NULL,
                                    "WWW-Authenticate: " REALM ", error=\"insufficient_scope\"\r\n",
@@ -258,6 +273,43 @@ static int read_body(em_http_request *req, body *b) {
     return 0;
 }
 
+/* json-c turns an escaped NUL (\u0000) into a string it then cuts at the NUL, and
+ * an unpaired surrogate escape (\ud800) into U+FFFD: either would store something
+ * else than was sent. NULL when the body has neither, else what it has. */
+static const char *bad_escape(const char *s, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = s[i] == '"';
+            continue;
+        }
+        if (s[i] == '"') {
+            in_string = 0;
+            continue;
+        }
+        if (s[i] != '\\' || i + 1 >= len)
+            continue;
+        i++;
+        if (s[i] != 'u' || i + 4 >= len)
+            continue;
+        unsigned long u = strtoul((char[5]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+        i += 4;
+        if (u == 0)
+            return "an escaped NUL (\\u0000) in a string";
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return "an unpaired surrogate escape (\\udc00-\\udfff) in a string";
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            unsigned long lo = 0;
+            if (i + 6 < len && s[i + 1] == '\\' && s[i + 2] == 'u')
+                lo = strtoul((char[5]){s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0}, NULL, 16);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return "an unpaired surrogate escape (\\ud800-\\udbff) in a string";
+            i += 6;
+        }
+    }
+    return NULL;
+}
+
 /* The body as JSON, or NULL after a 400. A JSON null comes back as NULL too, with
  * *rc 0: the write functions refuse it with their own message. */
 static json_object *parse_body(em_http_request *req, const body *b, int *rc) {
@@ -270,6 +322,12 @@ static json_object *parse_body(em_http_request *req, const body *b, int *rc) {
     if (!em_http_utf8_valid(b->data, b->len)) {
         *rc = em_http_error_extra(req, 400, "invalid_body", NULL, NULL,
                                   "the request body is not valid UTF-8 (or holds a NUL)");
+        return NULL;
+    }
+    const char *escape = bad_escape(b->data, b->len);
+    if (escape) {
+        *rc = em_http_error_extra(req, 400, "invalid_body", NULL, NULL,
+                                  "the request body has %s; send the text itself as UTF-8", escape);
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(64);
@@ -518,6 +576,11 @@ static int audit_get(em_http_request *req, em_db *db) {
     if (rc)
         return rc;
     em_audit_query q = {em_http_param(req, "layer"), 0, em_http_param(req, "actor"), 100, 0};
+    if (q.layer && !em_layer_find(q.layer))
+        return em_http_error(req, 400, "invalid_parameter", "layer",
+                             "layer='%s' is not a layer: the audit log has violations, estates "
+                             "and renovation",
+                             q.layer);
     static const char *const numeric[] = {"feature_id", "limit", "offset"};
     long long v[3] = {0, 100, 0};
     for (int i = 0; i < 3; i++) {
