@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import socket
 import struct
 import zipfile
@@ -33,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from conftest import connect, plain_tables, run_cli, write_shapefile
-from test_api import INSIDE_E001, TOKENS, Server, build_database, estate_id, report, write_tokens
+from test_api import INSIDE_E001, TOKENS, Server, build_database, report, write_tokens
 
 DEFAULT = object()  # "the error's parameter is not checked"
 
@@ -681,7 +680,7 @@ def dbf_header(offset, fmt, value):
 
 
 def broken_shx_in_zip(tmp):
-    args = broken_shx(tmp)
+    broken_shx(tmp)
     z = tmp / "estates.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for f in tmp.glob("estates.*"):

@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 
 import pytest
-from osgeo import gdal, ogr
+from osgeo import gdal
 
-from conftest import connect, plain_tables, request, run_cli
+from conftest import request, run_cli
+from test_hostile import checksums
 from test_api import (ALL_SECRETS, INSIDE_E001, TOKENS, WRONG, Server, build_database, error_of,
                       report, write_cases, write_tokens)
 
@@ -48,20 +49,6 @@ def database(bin_path, work):
 @pytest.fixture(scope="module")
 def tokens_file(work):
     return write_tokens(work / "tokens.txt")
-
-
-def checksums(db):
-    con = connect(db)
-    try:
-        out = {}
-        for table in plain_tables(db):
-            h = hashlib.sha256()
-            for row in con.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
-                h.update(repr(row).encode("utf-8"))
-            out[table] = h.hexdigest()
-        return out
-    finally:
-        con.close()
 
 
 def copy_database(src, folder):
