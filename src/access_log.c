@@ -1,5 +1,6 @@
 #include "access_log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -58,6 +59,52 @@ static void put_escaped(char *out, size_t outlen, size_t *used, const char *s) {
         } else {
             out[(*used)++] = (char)*p;
         }
+    }
+}
+
+static int hexdigit(int c) {
+    return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
+}
+
+/* A parameter name that may carry a credential (checked on its %-decoded, lowered form). */
+static int secret_name(const char *name, size_t n) {
+    static const char *const words[] = {"token", "key", "secret", "passw", "auth", "session"};
+    char low[128];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof low; i++) {
+        int c = (unsigned char)name[i];
+        if (c == '%' && i + 2 < n && hexdigit((unsigned char)name[i + 1]) >= 0 &&
+            hexdigit((unsigned char)name[i + 2]) >= 0) {
+            c = hexdigit((unsigned char)name[i + 1]) * 16 + hexdigit((unsigned char)name[i + 2]);
+            i += 2;
+        }
+        low[k++] = (char)tolower(c);
+    }
+    low[k] = '\0';
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+        if (strstr(low, words[w]))
+            return 1;
+    return 0;
+}
+
+void em_access_log_target(const char *path, const char *query, char *out, size_t outlen) {
+    if (!outlen)
+        return;
+    size_t used = (size_t)snprintf(out, outlen, "%s", path ? path : "-");
+    if (!query || used >= outlen)
+        return;
+    used += (size_t)snprintf(out + used, outlen - used, "?");
+    for (const char *p = query; used < outlen;) {
+        size_t n = strcspn(p, "&");
+        size_t name = strcspn(p, "=&");
+        if (name < n && secret_name(p, name))
+            used += (size_t)snprintf(out + used, outlen - used, "%.*s=REDACTED", (int)name, p);
+        else
+            used += (size_t)snprintf(out + used, outlen - used, "%.*s", (int)n, p);
+        if (!p[n] || used >= outlen)
+            break;
+        used += (size_t)snprintf(out + used, outlen - used, "&");
+        p += n + 1;
     }
 }
 

@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "estate_card.h"
+#include "layers.h"
 #include "server.h"
 #include "writes.h"
 
@@ -23,6 +24,7 @@ struct em_api {
     char *db_path;
     em_tokens *tokens;
     int read_token;
+    int read_only;
     em_ratelimit *limiter;
     pthread_mutex_t write_lock; /* guards `writer` */
     em_db *writer;
@@ -37,18 +39,27 @@ static em_db *writer(em_api *api, em_write_error *e) {
         return api->writer;
     em_error err;
     em_error_clear(&err);
+    if (api->read_only) {
+        memset(e, 0, sizeof *e);
+        em_fail(&e->err, EM_ERR_RUNTIME,
+                "the database is read-only: this server was started with --read-only and "
+                "serves reads but cannot write");
+        e->unavailable = 1;
+        return NULL;
+    }
     em_db *db = em_db_open(api->db_path, EM_DB_OPEN_EXISTING, 0, &err);
     if (db && sqlite3_db_readonly(db->sql, "main") == 1) {
         em_db_close(db);
         db = NULL;
         em_fail(&err, EM_ERR_RUNTIME,
-                "the database file is read-only: this server serves reads but cannot write");
+                "the database is read-only (the file or its folder cannot be written): this "
+                "server serves reads but cannot write");
     } else if (!db) {
         fprintf(stderr, "estatemap serve: cannot open %s for writing: %s\n", api->db_path,
                 err.message);
         em_fail(&err, EM_ERR_RUNTIME,
-                "the database cannot be opened for writing (read-only file or folder?); this "
-                "server serves reads but cannot write");
+                "the database is read-only or cannot be opened for writing (read-only file or "
+                "folder?): this server serves reads but cannot write");
     }
     if (!db) {
         memset(e, 0, sizeof *e);
@@ -69,6 +80,7 @@ em_api *em_api_new(const em_api_config *cfg, em_error *err) {
     }
     pthread_mutex_init(&api->write_lock, NULL);
     api->read_token = cfg->read_token;
+    api->read_only = cfg->read_only;
     if (cfg->read_token && !cfg->tokens_file) {
         em_fail(err, EM_ERR_USAGE, "--read-token needs --tokens FILE");
         em_api_free(api);
@@ -88,7 +100,9 @@ em_api *em_api_new(const em_api_config *cfg, em_error *err) {
      * connections (which need the current schema) open it. A file that cannot be
      * written is reported and served read-only. */
     em_write_error e;
-    if (access(api->db_path, F_OK) == 0 && !writer(api, &e))
+    if (api->read_only)
+        fprintf(stderr, "estatemap serve: --read-only: writes will answer 503\n");
+    else if (access(api->db_path, F_OK) == 0 && !writer(api, &e))
         fprintf(stderr, "estatemap serve: %s; writes will answer 503\n", e.err.message);
     return api;
 }
@@ -175,6 +189,7 @@ static int authenticate(em_api *api, em_http_request *req, em_access access, em_
                                    "WWW-Authenticate: " REALM ", error=\"invalid_token\"\r\n",
                                    "the bearer token is not valid");
     }
+    req->user = who->name; /* the access log's user field: the name, never the token */
     if (!em_role_allows(who->role, access))
         return em_http_error_extra(req, 403, "forbidden", NULL,
                                    "WWW-Authenticate: " REALM ", error=\"insufficient_scope\"\r\n",
@@ -489,6 +504,11 @@ static int audit_get(em_http_request *req, em_db *db) {
     if (rc)
         return rc;
     em_audit_query q = {em_http_param(req, "layer"), 0, em_http_param(req, "actor"), 100, 0};
+    if (q.layer && !em_layer_find(q.layer))
+        return em_http_error(req, 400, "invalid_parameter", "layer",
+                             "layer='%s' is not a layer: the audit log has violations, estates "
+                             "and renovation",
+                             q.layer);
     static const char *const numeric[] = {"feature_id", "limit", "offset"};
     long long v[3] = {0, 100, 0};
     for (int i = 0; i < 3; i++) {

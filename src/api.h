@@ -30,7 +30,9 @@
  * read-write connection shared under a mutex (SQLite has one writer at a time
  * anyway), opened when the server starts (which also migrates an older file) and
  * reopened after a failure. When the file cannot be written (read-only file or
- * folder) reads go on and writes answer 503 with a message that says why. The writes
+ * folder, or --read-only) reads go on and writes answer 503 with a message that says
+ * why. A request that authenticates gets its token's name in req->user (the access
+ * log's user field). The writes
  * themselves are library calls (writes.h). */
 #ifndef ESTATEMAP_API_H
 #define ESTATEMAP_API_H
@@ -43,6 +45,7 @@ typedef struct {
     const char *db_path;
     const char *tokens_file; /* NULL: no token is valid, so every write is a 401 */
     int read_token;          /* reads need a valid token too */
+    int read_only;           /* --read-only: never open the file for writing; writes 503 */
 } em_api_config;
 
 typedef struct em_api em_api;

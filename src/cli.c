@@ -243,7 +243,9 @@ static const char check_help[] =
     "Report, per layer: feature count, invalid geometries, geometries not in SRID 4326,\n"
     "orphans (violations inside no grid cell, estates outside every town) and whether\n"
     "the spatial index agrees with the table; then SQLite's integrity_check.\n"
-    "Exits 1 when any check fails.\n\n"
+    "Exits 1 when any check fails. check writes nothing: it works on a read-only file\n"
+    "(or folder, or mount), which it opens read-only; a writable file of an older\n"
+    "schema is migrated first.\n\n"
     "options:\n"
     "  --db FILE   database (default: $ESTATEMAP_DB, else estatemap.sqlite)\n"
     "  --json      print the report as JSON\n"
@@ -275,7 +277,12 @@ int em_cli_check(int argc, char **argv) {
     if (optind < argc)
         return em_cli_usage("check", "unexpected argument '%s'", argv[optind]);
     em_error err = {0};
-    em_db *db = em_db_open(em_db_default_path(db_opt), EM_DB_OPEN_EXISTING, 0, &err);
+    /* check writes nothing itself; a file it may write is migrated first, one it may
+     * not (read-only file, folder or mount) is checked as it is */
+    const char *path = em_db_default_path(db_opt);
+    em_db_mode mode =
+        access(path, F_OK) == 0 && !em_db_writable(path) ? EM_DB_READONLY : EM_DB_OPEN_EXISTING;
+    em_db *db = em_db_open(path, mode, 0, &err);
     if (!db)
         return em_cli_report("check", &err);
     em_check_report report;

@@ -16,7 +16,8 @@ static void print_help(FILE *out) {
             "usage: estatemap serve [--db FILE] [--listen [HOST:]PORT] [--threads N]\n"
             "                       [--cors ORIGIN] [--access-log FILE]\n"
             "                       [--tile-cache-mb N] [--geom-cache-mb N] [--tile-max-bytes N]\n"
-            "                       [--tokens FILE [--read-token]]\n"
+            "                       [--tokens FILE [--read-token]] [--read-only]\n"
+            "                       [--tls-cert FILE.pem]\n"
             "\n"
             "Serve the database over HTTP until SIGTERM or SIGINT (Ctrl-C):\n"
             "  /                  the web map (from web/), with caching headers\n"
@@ -63,6 +64,11 @@ static void print_help(FILE *out) {
             "                      `printf %%s TOKEN | sha256sum`; # starts a comment);\n"
             "                      without it every write answers 401\n"
             "  --read-token        reads of data (/api, /ogc, /tiles) need a valid token too\n"
+            "  --read-only         never write to the database: reads are served, every\n"
+            "                      write answers 503 (also what happens, without this\n"
+            "                      option, when the file or its folder is read-only)\n"
+            "  --tls-cert FILE     serve HTTPS only (TLS 1.2+), with the certificate and its\n"
+            "                      private key, both PEM, in FILE (cat cert.pem key.pem)\n"
             "  -h, --help          show this help\n"
             "\n"
             "exit codes: 0 stopped cleanly, 1 could not start (database, port in use),\n"
@@ -84,6 +90,8 @@ int em_cli_serve(int argc, char **argv) {
         {"tile-max-bytes", required_argument, NULL, 'M'},
         {"tokens", required_argument, NULL, 'k'},
         {"read-token", no_argument, NULL, 'r'},
+        {"read-only", no_argument, NULL, 'R'},
+        {"tls-cert", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -134,6 +142,14 @@ int em_cli_serve(int argc, char **argv) {
             break;
         case 'r':
             cfg.read_token = 1;
+            break;
+        case 'R':
+            cfg.read_only = 1;
+            break;
+        case 'T':
+            if (em_server_check_tls_cert(optarg, &err) < 0)
+                return em_cli_usage("serve", "%s", err.message);
+            cfg.tls_cert = optarg;
             break;
         case 'C':
         case 'G': {

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *em_db_default_path(const char *option_value) {
     if (option_value && *option_value)
@@ -14,6 +17,25 @@ const char *em_db_default_path(const char *option_value) {
     if (env && *env)
         return env;
     return "estatemap.sqlite";
+}
+
+/* The folder `path` is in, for access checks. */
+static void parent_dir(const char *path, char *dir, size_t len) {
+    snprintf(dir, len, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+int em_db_writable(const char *path) {
+    char dir[4096];
+    parent_dir(path, dir, sizeof dir);
+    return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 &&
+           faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0;
 }
 
 static int file_exists(const char *path) {
@@ -48,6 +70,37 @@ static int verify_geometry_columns(em_db *db, em_error *err) {
     return 0;
 }
 
+/* A WAL file is read through its -shm index, which a reader creates beside it when it
+ * is missing; on a read-only folder or mount it cannot, and SQLite fails with "unable
+ * to open database file". Such a file, with no -wal or -shm left beside it (a clean
+ * close checkpoints and removes them), cannot change under us: it is opened as
+ * immutable (no locks, no -shm). 1 when that is the case, with the URI in `uri`. */
+static int immutable_uri(const char *path, char *uri, size_t len) {
+    char dir[4096], side[4200];
+    parent_dir(path, dir, sizeof dir);
+    if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) == 0)
+        return 0;
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (file_exists(side))
+        return 0;
+    snprintf(side, sizeof side, "%s-shm", path);
+    if (file_exists(side))
+        return 0;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(uri, len, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < len; p++) {
+        if (isalnum(*p) || strchr("/-._~", *p)) {
+            uri[n++] = (char)*p;
+        } else {
+            uri[n++] = '%';
+            uri[n++] = hex[*p >> 4];
+            uri[n++] = hex[*p & 15];
+        }
+    }
+    uri[n] = '\0';
+    return snprintf(uri + n, len - n, "?immutable=1") < (int)(len - n);
+}
+
 em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_error *err) {
     int exists = file_exists(path);
     if (mode == EM_DB_CREATE && exists) {
@@ -67,7 +120,13 @@ em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_erro
     int flags =
         mode == EM_DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
+    char uri[4200 * 3];
+    const char *open_name = path;
+    if (mode == EM_DB_READONLY && immutable_uri(path, uri, sizeof uri)) {
+        open_name = uri;
+        flags |= SQLITE_OPEN_URI;
+    }
+    if (sqlite3_open_v2(open_name, &db->sql, flags, NULL) != SQLITE_OK) {
         em_fail(err, EM_ERR_RUNTIME, "%s: cannot open: %s", path,
                 db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
         em_db_close(db);

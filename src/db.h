@@ -24,6 +24,11 @@ typedef enum {
 /* --db FILE, else $ESTATEMAP_DB, else estatemap.sqlite in the working directory. */
 const char *em_db_default_path(const char *option_value);
 
+/* 1 when the effective user may write `path` and create files beside it (SQLite's
+ * -wal and -shm); 0 for a read-only file, folder or file system, or an immutable
+ * file (chattr +i), whoever asks, root included. */
+int em_db_writable(const char *path);
+
 /* `schema_version` is the version to create or migrate to; 0 means the current one. */
 em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_error *err);
 void em_db_close(em_db *db);

@@ -31,7 +31,7 @@ static const char *orphan_sql(const char *layer) {
 }
 
 static int check_layer(em_db *db, const em_layer *layer, em_check_layer *out, em_error *err) {
-    char sql[512];
+    char sql[1400];
     snprintf(out->layer, sizeof out->layer, "%s", layer->name);
     /* Table names below come from the compiled-in layer list. */
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", layer->table);
@@ -46,8 +46,24 @@ static int check_layer(em_db *db, const em_layer *layer, em_check_layer *out, em
              layer->table);
     if ((out->wrong_srid = count_query(db, sql, err)) < 0)
         return -1;
-    snprintf(sql, sizeof sql, "SELECT CheckSpatialIndex('%s', 'geom')", layer->table);
-    out->index_ok = count_query(db, sql, err) == 1;
+    /* The R*Tree against the table, read-only (SpatiaLite's CheckSpatialIndex() writes
+     * to spatialite_history, so it fails on a read-only file): every row with a
+     * geometry has an entry whose box holds the geometry's, no wider than the R*Tree's
+     * 32-bit float rounding, and every entry has its row. */
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM %s t LEFT JOIN idx_%s_geom i ON i.pkid = t.rowid "
+             "WHERE t.geom IS NOT NULL AND NOT ST_IsEmpty(t.geom) AND (i.pkid IS NULL OR "
+             "i.xmin > MbrMinX(t.geom) OR i.xmax < MbrMaxX(t.geom) OR "
+             "i.ymin > MbrMinY(t.geom) OR i.ymax < MbrMaxY(t.geom) OR "
+             "MbrMinX(t.geom) - i.xmin > 1e-4 OR i.xmax - MbrMaxX(t.geom) > 1e-4 OR "
+             "MbrMinY(t.geom) - i.ymin > 1e-4 OR i.ymax - MbrMaxY(t.geom) > 1e-4)) + "
+             "(SELECT count(*) FROM idx_%s_geom i WHERE NOT EXISTS (SELECT 1 FROM %s t "
+             "WHERE t.rowid = i.pkid AND t.geom IS NOT NULL))",
+             layer->table, layer->table, layer->table, layer->table);
+    long bad = count_query(db, sql, err);
+    if (bad < 0)
+        return -1;
+    out->index_ok = bad == 0;
     const char *orphans = orphan_sql(layer->name);
     out->orphans = orphans ? count_query(db, orphans, err) : 0;
     return out->orphans < 0 ? -1 : 0;

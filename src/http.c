@@ -95,6 +95,48 @@ int em_http_decode_path(char *s) {
     return decode(s, 0);
 }
 
+static int hex4(const char *s) {
+    return isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) &&
+           isxdigit((unsigned char)s[2]) && isxdigit((unsigned char)s[3]);
+}
+
+/* json-c turns an escaped NUL (\u0000) into a string it then cuts at the NUL, and
+ * an unpaired surrogate escape (\ud800) into U+FFFD: either would store something
+ * else than was sent. NULL when the body has neither, else what it has. */
+static const char *bad_escape(const char *s, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = s[i] == '"';
+            continue;
+        }
+        if (s[i] == '"') {
+            in_string = 0;
+            continue;
+        }
+        if (s[i] != '\\' || i + 1 >= len)
+            continue;
+        i++;
+        if (s[i] != 'u' || i + 4 >= len || !hex4(s + i + 1))
+            continue; /* not a \u escape, or a bad one json-c refuses itself */
+        unsigned long u = strtoul((char[5]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+        i += 4;
+        if (u == 0)
+            return "an escaped NUL (\\u0000) in a string";
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return "an unpaired surrogate escape (\\udc00-\\udfff) in a string";
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            unsigned long lo = 0;
+            if (i + 6 < len && s[i + 1] == '\\' && s[i + 2] == 'u' && hex4(s + i + 3))
+                lo = strtoul((char[5]){s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0}, NULL, 16);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return "an unpaired surrogate escape (\\ud800-\\udbff) in a string";
+            i += 6;
+        }
+    }
+    return NULL;
+}
+
 int em_http_parse_json_body(const char *data, size_t len, json_object **out, em_error *err) {
     *out = NULL;
     if (len == 0)
@@ -103,6 +145,10 @@ int em_http_parse_json_body(const char *data, size_t len, json_object **out, em_
         return em_fail(err, EM_ERR_USAGE, "the request body is too large");
     if (!em_http_utf8_valid(data, len))
         return em_fail(err, EM_ERR_USAGE, "the request body is not valid UTF-8 (or holds a NUL)");
+    const char *escape = bad_escape(data, len);
+    if (escape)
+        return em_fail(err, EM_ERR_USAGE, "the request body has %s; send the text itself as UTF-8",
+                       escape);
     json_tokener *tok = json_tokener_new_ex(EM_HTTP_JSON_MAX_DEPTH);
     if (!tok)
         return em_fail(err, EM_ERR_RUNTIME, "out of memory");

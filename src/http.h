@@ -49,6 +49,7 @@ typedef struct {
     int nparams;
     char base_url[320]; /* "http://host:port" as the client addressed us */
     const char *cors_origin;
+    const char *user; /* the authenticated token's name (never the token), or NULL */
     /* Set by the response functions; read by the access log and the metrics. */
     int status;
     long long bytes;

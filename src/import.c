@@ -1,3 +1,5 @@
+/* struct stat64, which GDAL's VSIStatBufL is */
+#define _LARGEFILE64_SOURCE 1
 #include "import.h"
 #include "fields.h"
 #include "layers.h"
@@ -5,6 +7,7 @@
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
+#include <cpl_vsi.h>
 #include <cpl_error.h>
 #include <gdal.h>
 #include <json-c/json.h>
@@ -52,15 +55,64 @@ static int has_suffix(const char *s, const char *suffix) {
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+/* A zip is read in place through /vsizip/ (nothing is unpacked to disk), but a zip
+ * bomb would still take hours to read: refuse one whose members would unpack to more
+ * than EM_IMPORT_MAX_UNZIPPED_BYTES, or to over EM_IMPORT_MAX_ZIP_RATIO times the
+ * zip's size once that is more than EM_IMPORT_ZIP_RATIO_FROM bytes. */
+static int check_zip(const char *path, const char *vsipath, em_error *err) {
+    VSIStatBufL zst;
+    if (VSIStatL(path, &zst) != 0)
+        return em_fail(err, EM_ERR_INPUT, "%s: cannot read the file", path);
+    char **members = VSIReadDirRecursive(vsipath);
+    unsigned long long total = 0;
+    int n = 0;
+    for (char **m = members; m && *m; m++, n++) {
+        char member[4600];
+        VSIStatBufL st;
+        snprintf(member, sizeof member, "%s/%s", vsipath, *m);
+        if (VSIStatL(member, &st) == 0 && VSI_ISREG(st.st_mode) && st.st_size > 0)
+            total += (unsigned long long)st.st_size;
+    }
+    CSLDestroy(members);
+    if (n == 0)
+        return em_fail(err, EM_ERR_INPUT, "%s: not a zip archive, or an empty one", path);
+    unsigned long long packed = zst.st_size > 0 ? (unsigned long long)zst.st_size : 1;
+    if (total > EM_IMPORT_MAX_UNZIPPED_BYTES ||
+        (total > EM_IMPORT_ZIP_RATIO_FROM && total / packed > EM_IMPORT_MAX_ZIP_RATIO))
+        return em_fail(err, EM_ERR_INPUT,
+                       "%s: refused as a zip bomb: its %d members would unpack to %llu bytes "
+                       "from %llu (more than %d times the zip, or over %llu bytes); unpack it "
+                       "yourself if it is genuine",
+                       path, n, total, packed, EM_IMPORT_MAX_ZIP_RATIO,
+                       (unsigned long long)EM_IMPORT_MAX_UNZIPPED_BYTES);
+    return 0;
+}
+
+/* GDAL opens a shapefile whose .dbf is missing or broken as one without fields. */
+static int check_shapefile_fields(import_job *job, em_error *err) {
+    GDALDriverH driver = GDALGetDatasetDriver(job->dataset);
+    if (!driver || strcmp(GDALGetDriverShortName(driver), "ESRI Shapefile") != 0)
+        return 0;
+    if (OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(job->source)) > 0)
+        return 0;
+    return em_fail(err, EM_ERR_INPUT,
+                   "%s: the attribute table %s.dbf is missing, truncated or damaged (GDAL read "
+                   "no fields from it)",
+                   job->opt->path, OGR_L_GetName(job->source));
+}
+
 static int open_source(import_job *job, em_error *err) {
     const em_import_options *opt = job->opt;
     if (access(opt->path, R_OK) != 0)
         return em_fail(err, EM_ERR_INPUT, "%s: cannot read the file", opt->path);
     char vsipath[4200];
-    if (has_suffix(opt->path, ".zip") && strncmp(opt->path, "/vsi", 4) != 0)
+    if (has_suffix(opt->path, ".zip") && strncmp(opt->path, "/vsi", 4) != 0) {
         snprintf(vsipath, sizeof vsipath, "/vsizip/%s", opt->path);
-    else
+        if (check_zip(opt->path, vsipath, err) < 0)
+            return -1;
+    } else {
         snprintf(vsipath, sizeof vsipath, "%s", opt->path);
+    }
 
     /* CSV: coordinates from columns named as people name them, or a WKT column. */
     const char *csv_options[] = {"X_POSSIBLE_NAMES=lon,lng,longitude,x,经度",
@@ -98,6 +150,12 @@ static int open_source(import_job *job, em_error *err) {
                            opt->source_layer);
     } else if (nlayers == 1) {
         job->source = GDALDatasetGetLayer(job->dataset, 0);
+    } else if (nlayers == 0) {
+        const char *why = CPLGetLastErrorMsg();
+        return em_fail(err, EM_ERR_INPUT,
+                       "%s: GDAL finds no layer it can read in it (a shapefile with a missing or "
+                       "broken .shp, .shx or .dbf?)%s%s",
+                       opt->path, *why ? ": " : "", why);
     } else {
         /* Several layers (a GeoPackage, a zip of shapefiles): take the one named like
          * the target, else make the user choose. */
@@ -113,6 +171,8 @@ static int open_source(import_job *job, em_error *err) {
                            nlayers, nlayers ? names : "none");
         }
     }
+    if (check_shapefile_fields(job, err) < 0)
+        return -1;
     if (opt->where && OGR_L_SetAttributeFilter(job->source, opt->where) != OGRERR_NONE)
         return em_fail(err, EM_ERR_USAGE, "--where '%s': %s", opt->where, CPLGetLastErrorMsg());
     return 0;

@@ -13,6 +13,10 @@
 #include <stdio.h>
 
 #define EM_IMPORT_MAX_PAIRS 64
+/* Zip bombs: what a zip may unpack to (see check_zip in import.c). */
+#define EM_IMPORT_MAX_UNZIPPED_BYTES (16ULL << 30)
+#define EM_IMPORT_MAX_ZIP_RATIO 100
+#define EM_IMPORT_ZIP_RATIO_FROM (256ULL << 20)
 
 typedef struct {
     const char *source; /* source field name, or for --set the value */

@@ -540,6 +540,10 @@ static int parse_numbers(const char *s, double *v, int max, int *count) {
             return -1;
         if (!*p || isspace((unsigned char)*p))
             return -1;
+        /* plain decimal numbers only: strtod also takes hex, "inf" and "nan" */
+        size_t len = strcspn(p, ",");
+        if (strspn(p, "0123456789+-.eE") < len)
+            return -1;
         char *end = NULL;
         double d = strtod(p, &end);
         if (end == p || !isfinite(d))
@@ -791,7 +795,8 @@ static int items(em_http_request *req, const em_layer *l) {
     v = em_http_param(req, "offset");
     if (v && parse_digits(v, &offset) < 0)
         return em_http_error(req, 400, "invalid_parameter", "offset",
-                             "offset must be a whole number, 0 or more");
+                             "offset must be a whole number from 0 to 999999999999999999 "
+                             "(18 digits)");
     if ((rc = parse_bbox(req, &q)))
         return rc;
     v = em_http_param(req, "datetime");

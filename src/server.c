@@ -32,6 +32,7 @@ struct em_server {
     int has_web;
     char host[64];
     int port;
+    int tls; /* HTTPS: links are https:// */
     em_access_log *log;
     em_api *api;            /* /api, tokens, the writer connection */
     em_tile_service *tiles; /* /tiles: the tile cache and the byte cap */
@@ -103,6 +104,30 @@ int em_server_check_origin(const char *origin, em_error *err) {
     return 0;
 }
 
+int em_server_check_tls_cert(const char *path, em_error *err) {
+    FILE *f = path && *path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return em_fail(err, EM_ERR_USAGE, "--tls-cert %s: cannot read the file", path ? path : "");
+    char buf[4096];
+    int cert = 0, key = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        if (strncmp(buf, "-----BEGIN ", 11) != 0)
+            continue;
+        cert |= strstr(buf, "CERTIFICATE-----") != NULL;
+        key |= strstr(buf, "PRIVATE KEY-----") != NULL;
+    }
+    fclose(f);
+    if (!cert || !key)
+        return em_fail(err, EM_ERR_USAGE,
+                       "--tls-cert %s: expected one PEM file holding the certificate and its "
+                       "private key (cat cert.pem key.pem > server.pem); found %s",
+                       path,
+                       cert  ? "no private key"
+                       : key ? "no certificate"
+                             : "neither");
+    return 0;
+}
+
 /* ---- per-thread state -------------------------------------------------- */
 
 static void *init_thread(const struct mg_context *ctx, int thread_type) {
@@ -139,11 +164,12 @@ static void set_base_url(const em_server *s, struct mg_connection *conn, char *o
     for (const char *p = host; ok && *p; p++)
         ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == ':' || *p == '[' ||
              *p == ']';
+    const char *scheme = s->tls ? "https" : "http";
     if (ok)
-        snprintf(out, len, "http://%s", host);
+        snprintf(out, len, "%s://%s", scheme, host);
     else
-        snprintf(out, len, "http://%s:%d", strcmp(s->host, "0.0.0.0") == 0 ? "127.0.0.1" : s->host,
-                 s->port);
+        snprintf(out, len, "%s://%s:%d", scheme,
+                 strcmp(s->host, "0.0.0.0") == 0 ? "127.0.0.1" : s->host, s->port);
 }
 
 static int healthz(em_http_request *req) {
@@ -231,6 +257,12 @@ static int route(em_server *s, em_http_request *req, const struct mg_request_inf
                              "the path has a bad %%-escape, a NUL or invalid UTF-8");
     if (!req->worker)
         return em_http_error(req, 503, "unavailable", NULL, "the server is out of memory");
+    if (ri->num_headers >= MG_MAX_HEADERS) { /* CivetWeb drops the ones past its table */
+        req->route = "too_large";
+        return em_http_error(req, 431, "headers_too_large", NULL,
+                             "more than %d header fields; CivetWeb keeps only %d",
+                             MG_MAX_HEADERS - 1, MG_MAX_HEADERS);
+    }
 
     if (strcmp(req->path, "/api") == 0 || strncmp(req->path, "/api/", 5) == 0)
         return em_api_handle(s->api, req); /* its own methods, query and body */
@@ -280,13 +312,9 @@ static int route(em_server *s, em_http_request *req, const struct mg_request_inf
 static void log_request(em_server *s, struct mg_connection *conn, const em_http_request *req) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char target[4096];
-    const char *raw = req->raw_path ? req->raw_path : "-";
-    if (ri->query_string)
-        snprintf(target, sizeof target, "%s?%s", raw, ri->query_string);
-    else
-        snprintf(target, sizeof target, "%s", raw);
-    em_access_log_write(s->log, ri->remote_addr, ri->remote_user, req->method, target,
-                        ri->http_version, req->status, req->bytes);
+    em_access_log_target(req->raw_path, ri->query_string, target, sizeof target);
+    em_access_log_write(s->log, ri->remote_addr, req->user, req->method, target, ri->http_version,
+                        req->status, req->bytes);
 }
 
 static double seconds_now(void) {
@@ -344,8 +372,16 @@ static int http_error(struct mg_connection *conn, int status, const char *messag
                        : status == 404 ? "not_found"
                        : status < 500  ? "bad_request"
                                        : "internal";
-    char text[256];
-    snprintf(text, sizeof text, "%s", message && *message ? message : "bad request");
+    /* CivetWeb's own words ("Bad request", "Malformed message") do not say what to fix. */
+    char text[512];
+    if (status == 400)
+        snprintf(text, sizeof text,
+                 "the request is malformed (%s): the request line and headers may hold at most "
+                 "%d bytes, the target only URL characters (%%-encode the rest), and the method "
+                 "must be GET, HEAD, OPTIONS, POST, PATCH or PUT",
+                 message && *message ? message : "bad request", EM_SERVER_MAX_HEADER_BYTES);
+    else
+        snprintf(text, sizeof text, "%s", message && *message ? message : "bad request");
     em_http_error(&req, status, code, NULL, "%s", text);
     em_access_log_write(s->log, ri ? ri->remote_addr : "-", NULL, "-", "-", "1.1", req.status,
                         req.bytes);
@@ -409,7 +445,12 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
         return NULL;
     }
     /* Tokens, and the write connection (it migrates an older file first). */
-    em_api_config api_cfg = {s->db_path, cfg->tokens_file, cfg->read_token};
+    if (cfg->tls_cert && em_server_check_tls_cert(cfg->tls_cert, err) < 0) {
+        free_server(s);
+        return NULL;
+    }
+    s->tls = cfg->tls_cert != NULL;
+    em_api_config api_cfg = {s->db_path, cfg->tokens_file, cfg->read_token, cfg->read_only};
     s->api = em_api_new(&api_cfg, err);
     if (!s->api) {
         free_server(s);
@@ -441,7 +482,8 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     }
 
     char listening[96], nthreads[16], max_request[16];
-    snprintf(listening, sizeof listening, "%s:%d", s->host, s->port);
+    /* CivetWeb: an 's' after the port makes it an HTTPS port */
+    snprintf(listening, sizeof listening, "%s:%d%s", s->host, s->port, s->tls ? "s" : "");
     snprintf(nthreads, sizeof nthreads, "%d", threads);
     snprintf(max_request, sizeof max_request, "%d", EM_SERVER_MAX_HEADER_BYTES);
     /* clang-format off */
@@ -456,9 +498,19 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
         "decode_url", "no",              /* we decode, and see the raw path first */
         "access_control_allow_origin", "", /* CORS only with --cors, by us */
         "enable_directory_listing", "no",
+        NULL, NULL, NULL, NULL, /* room for the TLS options */
         NULL,
     };
     /* clang-format on */
+    if (s->tls) {
+        size_t n = 0;
+        while (options[n])
+            n++;
+        options[n++] = "ssl_certificate"; /* certificate and key, PEM */
+        options[n++] = cfg->tls_cert;
+        options[n++] = "ssl_protocol_version";
+        options[n++] = "4"; /* TLS 1.2 and later */
+    }
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.begin_request = begin_request;
@@ -496,8 +548,11 @@ em_server *em_server_start(const em_server_config *cfg, em_error *err) {
     struct mg_error_data error = {&code, why, sizeof why};
     s->ctx = mg_start2(&init, &error);
     if (!s->ctx) {
-        em_fail(err, EM_ERR_RUNTIME, "cannot listen on %s: %s", listening,
-                why[0] ? why : "CivetWeb failed to start");
+        em_fail(err, EM_ERR_RUNTIME, "cannot listen on %s: %s%s", listening,
+                why[0] ? why : "CivetWeb failed to start",
+                s->tls ? " (for TLS, CivetWeb loads libssl.so and libcrypto.so, Debian's "
+                         "libssl-dev, and reads the certificate and key from --tls-cert)"
+                       : "");
         mg_exit_library();
         free_server(s);
         return NULL;
@@ -534,8 +589,9 @@ int em_server_run(const em_server_config *cfg, em_error *err) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
-    fprintf(stderr, "estatemap serve: listening on http://%s:%d (database %s, %d threads%s%s)\n",
-            s->host, em_server_port(s), s->db_path,
+    fprintf(stderr, "estatemap serve: listening on %s://%s:%d (database %s%s, %d threads%s%s)\n",
+            s->tls ? "https" : "http", s->host, em_server_port(s), s->db_path,
+            cfg->read_only ? ", read-only" : "",
             cfg->threads > 0 ? cfg->threads : EM_SERVER_DEFAULT_THREADS,
             s->has_web ? ", web app " : ", no web app found", s->has_web ? s->web_root : "");
     int sig = 0;

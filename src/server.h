@@ -9,7 +9,8 @@
  * (tile_http.h) from a cache shared by all workers. /api (api.h) has the analyses,
  * estate cards and the token-guarded writes (POST, PATCH, PUT, on one shared
  * read-write connection); everything else is GET, HEAD and OPTIONS only.
- * Request headers are capped at 16 KiB and bodies at 1 MiB. */
+ * Request headers are capped at 16 KiB and bodies at 1 MiB. With --tls-cert the
+ * server speaks HTTPS only (CivetWeb with OpenSSL, TLS 1.2 and later). */
 #ifndef ESTATEMAP_SERVER_H
 #define ESTATEMAP_SERVER_H
 
@@ -35,7 +36,9 @@ typedef struct {
     /* Geometry cache in MiB (geom_cache.h): 0 is EM_GEOM_CACHE_DEFAULT_MB,
      * EM_SERVER_TILE_CACHE_OFF none. */
     int geom_cache_mb;
-    long tile_max_bytes; /* byte cap per tile; 0: EM_TILE_MAX_BYTES_DEFAULT */
+    long tile_max_bytes;  /* byte cap per tile; 0: EM_TILE_MAX_BYTES_DEFAULT */
+    int read_only;        /* --read-only: never write; every write answers 503 */
+    const char *tls_cert; /* --tls-cert: PEM with the certificate and its key; NULL: HTTP */
 } em_server_config;
 
 #define EM_SERVER_TILE_CACHE_OFF (-1)
@@ -47,6 +50,8 @@ typedef struct em_server em_server;
 int em_server_parse_listen(const char *text, char host[64], int *port, em_error *err);
 /* A CORS origin: "*" or scheme://host[:port], no path. */
 int em_server_check_origin(const char *origin, em_error *err);
+/* A --tls-cert file: readable, PEM, holding a certificate and a private key. */
+int em_server_check_tls_cert(const char *path, em_error *err);
 
 /* Start listening and return; the server runs on its own threads. */
 em_server *em_server_start(const em_server_config *cfg, em_error *err);

@@ -496,6 +496,18 @@ static int read_point(json_object *geometry, double *lon, double *lat, em_write_
         return wfail(
             e, EM_ERR_USAGE, "geometry",
             "a report needs a geometry: {\"type\": \"Point\", \"coordinates\": [lon, lat]}");
+    json_object_object_foreach(geometry, member, value) {
+        (void)value;
+        if (strcmp(member, "type") != 0 && strcmp(member, "coordinates") != 0 &&
+            strcmp(member, "bbox") != 0)
+            return strcmp(member, "crs") == 0
+                       ? wfail(e, EM_ERR_USAGE, "geometry",
+                               "the geometry has a crs member: GeoJSON (RFC 7946) coordinates "
+                               "are WGS84/CGCS2000 longitude and latitude; for GCJ-02 or BD-09 "
+                               "use ?coords=")
+                       : wfail(e, EM_ERR_USAGE, "geometry", "unknown member '%s' in the geometry",
+                               member);
+    }
     json_object *type = NULL, *coords = NULL;
     json_object_object_get_ex(geometry, "type", &type);
     json_object_object_get_ex(geometry, "coordinates", &coords);

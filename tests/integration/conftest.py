@@ -205,11 +205,18 @@ class Response:
         return f"<{self.status} {self.headers.get('Content-Type')} {self.body[:400]!r}>"
 
 
-def request(port, path, method="GET", headers=None, body=None, source=None, timeout=60):
+def request(port, path, method="GET", headers=None, body=None, source=None, timeout=60,
+            context=None):
     """Send `path` to 127.0.0.1:port exactly as given (no normalisation of '..' or
-    escapes), from the loopback address `source` if given."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
+    escapes), from the loopback address `source` if given; over TLS with the
+    ssl.SSLContext `context` if given."""
+    address = (source, 0) if source else None
+    if context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           source_address=address, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                          source_address=address)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         for k, v in (headers or {}).items():
@@ -229,13 +236,15 @@ class RunningServer:
     and stderr in `work` (file names start with `prefix`); returns once /healthz answers
     200, failing the test if the server exits or does not answer within `ready_timeout`
     seconds. `env` adds to the environment, `user` runs it as that uid (via setpriv),
-    `timeout` is the default for requests. Stop it with stop(), which returns its exit
+    `wrapper` is a command line put in front (e.g. unshare ... --), `timeout` is the
+    default for requests. Stop it with stop(), which returns its exit
     status (the tests expect 0)."""
 
     def __init__(self, bin_path, db, work, *extra, env=None, user=None, prefix="",
-                 ready_timeout=30, timeout=60):
+                 ready_timeout=30, timeout=60, wrapper=None, context=None):
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.context = context  # TLS (serve --tls-cert)
+        self.base = f"{'https' if context else 'http'}://127.0.0.1:{self.port}"
         self.timeout = timeout
         work = Path(work)
         self.log_path = work / f"{prefix}access-{self.port}.log"
@@ -247,6 +256,7 @@ class RunningServer:
                "--threads", "4", "--access-log", str(self.log_path), *map(str, extra)]
         if user is not None:  # run as another user (root ignores file permissions)
             cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+        cmd = list(wrapper or []) + cmd
         self.err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err,
                                      env=full_env, preexec_fn=die_with_parent)
@@ -255,7 +265,8 @@ class RunningServer:
             if self.proc.poll() is not None:
                 pytest.fail(f"server exited with {self.proc.returncode}: {self.stderr()}")
             try:
-                if request(self.port, "/healthz", timeout=2).status == 200:
+                if request(self.port, "/healthz", timeout=2,
+                           context=context).status == 200:
                     break
             except OSError:
                 pass
@@ -274,6 +285,7 @@ class RunningServer:
 
     def request(self, path, **kw):
         kw.setdefault("timeout", self.timeout)
+        kw.setdefault("context", self.context)
         return request(self.port, path, **kw)
 
     def get(self, path, **kw):

@@ -158,8 +158,8 @@ def auth(role):
 class Server(RunningServer):
     """The server; call() sends JSON bodies and a role's token, from `source`."""
 
-    def __init__(self, bin_path, db, work, *extra, user=None):
-        super().__init__(bin_path, db, work, *extra, user=user, timeout=120)
+    def __init__(self, bin_path, db, work, *extra, user=None, **kw):
+        super().__init__(bin_path, db, work, *extra, user=user, timeout=120, **kw)
 
     def call(self, method, path, body=None, role=None, headers=None, source="127.0.0.1"):
         h = dict(headers or {})
