@@ -51,8 +51,9 @@ typedef struct {
     em_export_encoding encoding; /* shapefile text; default UTF-8 */
     em_lang lang;                /* field names: en (default) or zh */
     /* Everything else, as given: for layers the filters town, tier, built-before
-     * (or built_before) and bbox; for an analysis, its own parameters. The strings
-     * are kept, not copied: they must outlive em_export. */
+     * (or built_before), bbox and polygon (lon/lat WKT or GeoJSON text: the features
+     * that intersect it; export_polygon.c); for an analysis, its own parameters. The
+     * strings are kept, not copied: they must outlive em_export. */
     em_params params;
     long long part_bytes; /* 0: the default or $ESTATEMAP_SHP_PART_BYTES */
 } em_export_options;

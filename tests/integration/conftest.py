@@ -621,6 +621,16 @@ def repo():
     return REPO
 
 
+@pytest.fixture(scope="module")
+def demo_db(bin_path, tmp_path_factory):
+    """The demo database (`estatemap demo`), built once per module that asks for it
+    (several modules still define their own)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    r = run_cli(bin_path, "demo", "--db", path, "--quiet", timeout=300)
+    assert r.rc == 0, r
+    return path
+
+
 def have_tool(name):
     return shutil.which(name) is not None
 

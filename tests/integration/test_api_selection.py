@@ -8,7 +8,8 @@
 - the estate card's recommended tier: the tiers analysis's row for that estate, for
   the same `as-of`, as `estatemap analyze tiers --by estate` prints it.
 
-The real server runs on a free loopback port over the demo database.
+The real server runs on a free loopback port over the demo database, with the fixtures of
+test_api_export.py.
 """
 
 import json
@@ -19,7 +20,10 @@ from shapely import wkt as shapely_wkt
 from shapely.geometry import mapping
 
 from conftest import query, run_cli, spatialite_blob_to_shape
-from test_api_export import Server, entries, epsg_of_prj, error_of, open_bytes
+from test_api_export import epsg_of_prj, error_of, open_bytes
+# the server on the demo database (conftest's demo_db) with its own TMPDIR, and the check
+# that every request leaves that TMPDIR as it found it
+from test_api_export import clean_tmp, server, server_tmp, work  # noqa: F401
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -33,40 +37,6 @@ TWO_PARTS = ("MULTIPOLYGON(((121.33 31.02, 121.37 31.02, 121.37 31.06, 121.33 31
              "121.34 31.03)), ((121.45 31.12, 121.48 31.12, 121.465 31.15, 121.45 31.12)))")
 TRIANGLE = "POLYGON((121.40 31.08, 121.44 31.08, 121.42 31.11, 121.40 31.08))"
 POLYGONS = {"c-shape": C_SHAPE, "two-parts": TWO_PARTS, "triangle": TRIANGLE}
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("api_selection")
-
-
-@pytest.fixture(scope="module")
-def demo_db(bin_path, work):
-    path = work / "demo.sqlite"
-    r = run_cli(bin_path, "demo", "--db", path, "--quiet", timeout=300)
-    assert r.rc == 0, r
-    return path
-
-
-@pytest.fixture(scope="module")
-def server_tmp(work):
-    folder = work / "server-tmp"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture(scope="module")
-def server(bin_path, demo_db, work, server_tmp):
-    s = Server(bin_path, demo_db, work, server_tmp)
-    yield s
-    assert s.stop() == 0, s.stderr()
-
-
-@pytest.fixture
-def clean_tmp(server_tmp):
-    before = entries(server_tmp)
-    yield server_tmp
-    assert entries(server_tmp) == before
 
 
 def card(server, code, as_of):

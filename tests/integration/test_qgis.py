@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import box
 
-from conftest import RunningServer, query, run_cli, scalar, spatialite_blob_to_shape
+from conftest import RunningServer, query, scalar, spatialite_blob_to_shape
 
 CLIENT = Path(__file__).with_name("qgis_client.py")
 LAYERS = ["towns", "estates", "grid", "violations", "corridors", "zones"]
@@ -42,14 +42,6 @@ pytestmark = pytest.mark.skipif(not have_qgis(),
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     return tmp_path_factory.mktemp("qgis")
-
-
-@pytest.fixture(scope="module")
-def demo_db(bin_path, work):
-    path = work / "demo.sqlite"
-    r = run_cli(bin_path, "demo", "--db", path, "--quiet", timeout=300)
-    assert r.rc == 0, r
-    return path
 
 
 @pytest.fixture(scope="module")

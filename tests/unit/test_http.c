@@ -134,6 +134,18 @@ START_TEST(query_parsing) {
     ck_assert_int_eq(em_http_parse_query(&req, many, &bad, &err), -1);
     ck_assert_ptr_null(bad);
     em_http_free_params(&req);
+
+    /* over the length cap: the longest parameter is named (a drawn polygon) */
+    static char longq[EM_HTTP_MAX_QUERY + 64];
+    int n = snprintf(longq, sizeof longq, "source=estates&polygon=");
+    memset(longq + n, '1', EM_HTTP_MAX_QUERY - 10);
+    snprintf(longq + n + EM_HTTP_MAX_QUERY - 10, sizeof longq - (size_t)n - EM_HTTP_MAX_QUERY + 10,
+             "&format=shp");
+    ck_assert_int_eq(em_http_parse_query(&req, longq, &bad, &err), -1);
+    ck_assert_int_eq(err.kind, EM_ERR_USAGE);
+    ck_assert_str_eq(bad, "polygon");
+    ck_assert_ptr_nonnull(strstr(err.message, "polygon is the longest"));
+    em_http_free_params(&req);
 }
 END_TEST
 
@@ -287,6 +299,12 @@ START_TEST(mime_types) {
     ck_assert_str_eq(em_static_mime_type("/web/app.JS"), "text/javascript; charset=utf-8");
     ck_assert_str_eq(em_static_mime_type("/web/vendor/leaflet.css"), "text/css; charset=utf-8");
     ck_assert_str_eq(em_static_mime_type("/web/a.b/README"), "application/octet-stream");
+    ck_assert_str_eq(em_static_cache_control("/"), "no-cache");
+    ck_assert_str_eq(em_static_cache_control("/i18n.js"), "no-cache");
+    ck_assert_str_eq(em_static_cache_control("/styles/estates.json"), "no-cache");
+    ck_assert_str_eq(em_static_cache_control("/vendor/leaflet/dist/leaflet.js"),
+                     "public, max-age=604800");
+    ck_assert_str_eq(em_static_cache_control("/vendors.js"), "no-cache");
 }
 END_TEST
 
