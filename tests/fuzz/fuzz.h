@@ -60,5 +60,8 @@ void fuzz_db_reset(void);
  * and the audit log unchanged since fuzz_db_mark(). */
 void fuzz_db_mark(void);
 void fuzz_db_check_unchanged(const char *what);
+/* After a write or import that succeeded: every geometry valid and in SRID 4326,
+ * every spatial index in step with its table, integrity_check ok (em_check()). */
+void fuzz_db_check_healthy(const char *what);
 
 #endif

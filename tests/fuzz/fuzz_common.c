@@ -1,6 +1,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "fuzz.h"
 
+#include "dbcheck.h"
 #include "demo.h"
 
 #include <ftw.h>
@@ -169,6 +170,7 @@ em_db *fuzz_db_writable(void) {
     /* A scratch file: no need to wait for the disk. */
     sqlite3_exec(writable->sql, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
     fuzz_db_reset();
+    fuzz_db_check_healthy("building the fixture");
     return writable;
 }
 
@@ -218,4 +220,22 @@ void fuzz_get(const uint8_t *data, size_t size, const char *prefix, em_http_work
     }
     fuzz_request_free(&req);
     free(target);
+}
+
+void fuzz_db_check_healthy(const char *what) {
+    em_check_report r;
+    em_error err;
+    em_error_clear(&err);
+    if (!sqlite3_get_autocommit(writable->sql))
+        fuzz_fail("%s succeeded and left a transaction open", what);
+    if (em_check(writable, &r, &err) < 0)
+        fuzz_fail("checking the database after %s: %s", what, err.message);
+    if (strcmp(r.integrity, "ok") != 0)
+        fuzz_fail("after %s, integrity_check says %s", what, r.integrity);
+    for (int i = 0; i < r.nlayers; i++) {
+        const em_check_layer *l = &r.layers[i];
+        if (l->invalid || l->wrong_srid || !l->index_ok)
+            fuzz_fail("after %s, %s has %ld invalid geometries, %ld in another SRID, index %s",
+                      what, l->layer, l->invalid, l->wrong_srid, l->index_ok ? "ok" : "BROKEN");
+    }
 }

@@ -3,7 +3,8 @@
  * --replace, bits 5-6: --coords); the rest is written to a .geojson or .csv file
  * (FUZZ_IMPORT_EXT) and em_import() reads it into a writable copy of the fixture,
  * as `estatemap import` does. A successful import is undone afterwards; a failed
- * one must leave no transaction open and the audit log as it was. */
+ * one must leave no transaction open and the audit log as it was, and a successful
+ * one a healthy database (valid geometry, indexes in step, integrity_check ok). */
 #include "fuzz.h"
 
 #include "import.h"
@@ -47,9 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_note("  %s: %s: %ld read, %ld imported, %ld rejected %s", opt.layer,
               rc < 0 ? "failed" : "imported", result.read, result.imported, result.rejected,
               rc < 0 ? err.message : "");
-    if (rc < 0)
+    if (rc < 0) {
         fuzz_db_check_unchanged("import");
-    else
+    } else {
+        fuzz_db_check_healthy("import");
         fuzz_db_reset();
+    }
     return 0;
 }

@@ -7,7 +7,9 @@
  * The body is parsed as the API parses it (em_http_parse_json_body) and handed to
  * the same em_write_* function on a writable copy of the fixture. A write that
  * succeeds is undone afterwards; one that fails must leave no transaction open and
- * the audit log as it was; an internal error (a 500) is a failure. */
+ * the audit log as it was; one that succeeds must leave the database healthy (valid
+ * geometry, spatial indexes in step, integrity_check ok); an internal error (a 500)
+ * is a failure. */
 #include "fuzz.h"
 
 #include "writes.h"
@@ -62,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         if (!out)
             fuzz_fail("%s write %u succeeded without a result", methods[op], op);
+        fuzz_db_check_healthy(methods[op]);
         fuzz_db_reset();
     }
     json_object_put(out);
