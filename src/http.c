@@ -213,9 +213,10 @@ static void format_head(em_http_request *req, int status, const em_http_headers 
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     em_strbuf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
                      mg_get_response_code_text(c, status), date);
-    if (connection && strcasecmp(connection, "close") == 0)
+    if (req->body_unread || (connection && strcasecmp(connection, "close") == 0)) {
         em_strbuf_puts(out, "Connection: close\r\n");
-    else if (http10 && connection && strcasecmp(connection, "keep-alive") == 0)
+        mg_disable_connection_keep_alive(c);
+    } else if (http10 && connection && strcasecmp(connection, "keep-alive") == 0)
         em_strbuf_puts(out, "Connection: keep-alive\r\n");
     if (h && h->content_type)
         em_strbuf_printf(out, "Content-Type: %s\r\n", h->content_type);

@@ -1,0 +1,647 @@
+"""Load and fault harness for estatemap (issue 8, sections 4 and 5).
+
+Used by scripts/load and scripts/faults (the full forms: 64 connections for 60 s,
+20 kill -9 rounds) and by tests/integration/test_load.py and test_faults.py (the
+short forms CI runs). Standard library only, so that the scripts run on any Python 3;
+everything runs against the real binary, a real SpatiaLite file and a real server on
+a loopback port.
+
+What it checks, and never by timing:
+  - load: no 5xx and no dropped connection; every acknowledged (2xx) write is in the
+    database exactly once with the content sent (and one audit row), no rejected write
+    is there, and the server's RSS stays within its budget (see rss_budget_mb);
+  - kill -9 during writes: integrity_check and `estatemap check` pass, every
+    acknowledged write is present, the server restarts and serves;
+  - kill -9 during an import: integrity_check passes, every table is exactly as
+    before the import or exactly as after a completed one, the server starts.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CATEGORIES = ["乱停车", "乱堆杂物", "乱抛物", "乱晾晒", "无序设摊", "违法使用房屋", "违法居住",
+              "违法建筑", "违法排污", "违法用地", "违法经营", "黑色小广告"]
+LAYERS = ["towns", "estates", "grid", "violations", "corridors", "zones"]
+TILE_LAYERS = LAYERS + ["towns,estates", "estates,violations", "grid,violations"]
+# Minhang, where the demo's features are: tiles and bboxes are drawn from this box.
+MINHANG = (121.33, 30.98, 121.55, 31.22)
+ROLES = [("inspector-a", "inspector"), ("inspector-b", "inspector"),
+         ("inspector-c", "inspector"), ("planner-a", "planner"), ("planner-b", "planner")]
+
+
+def estatemap_bin():
+    return Path(os.environ.get("ESTATEMAP_BIN", str(REPO / "build" / "estatemap")))
+
+
+def run_cli(bin_path, *args, timeout=600, check=False):
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+    env.pop("ESTATEMAP_DB", None)
+    p = subprocess.run([str(bin_path), *map(str, args)], capture_output=True, env=env,
+                       timeout=timeout)
+    out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    if check and p.returncode != 0:
+        raise RuntimeError(f"estatemap {' '.join(map(str, args))}: rc {p.returncode}\n{out}{err}")
+    return p.returncode, out, err
+
+
+def demo_database(bin_path, work, source=None):
+    """A copy of `source`, else a fresh `estatemap demo` database, in `work`."""
+    path = Path(work) / "demo.sqlite"
+    if source:
+        shutil.copyfile(source, path)
+    else:
+        run_cli(bin_path, "demo", "--db", path, check=True)
+    return path
+
+
+def write_tokens(path):
+    """Five tokens (three inspectors, two planners); returns [(name, role, token)]."""
+    tokens, lines = [], ["# estatemap load tokens: NAME ROLE SHA256(token)"]
+    for name, role in ROLES:
+        token = hashlib.sha256(os.urandom(32)).hexdigest()
+        tokens.append((name, role, token))
+        lines.append(f"{name} {role} {hashlib.sha256(token.encode()).hexdigest()}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tokens
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+class Server:
+    """`estatemap serve` on a free loopback port; ready when /healthz answers 200."""
+
+    def __init__(self, bin_path, db, work, tokens_file, threads=16, extra=(), ready_timeout=60):
+        self.port = free_port()
+        work = Path(work)
+        self.err_path = work / f"serve-{self.port}.err"
+        cmd = [str(bin_path), "serve", "--db", str(db), "--listen", f"127.0.0.1:{self.port}",
+               "--threads", str(threads), "--tokens", str(tokens_file),
+               "--access-log", str(work / f"access-{self.port}.log"), *map(str, extra)]
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        deadline = time.time() + ready_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.stderr()}")
+            try:
+                if self.get("/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"server did not answer /healthz: {self.stderr()}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr(self):
+        return self.err_path.read_text("utf-8", "replace")
+
+    def get(self, path, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait()
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+# ---------------------------------------------------------------- the database side
+
+
+def connect(db):
+    return sqlite3.connect(str(db), timeout=60)
+
+
+def point_of(blob):
+    """lon, lat of a SpatiaLite BLOB point (its MBR corner, bytes 6-21)."""
+    endian = "<" if blob[1] == 1 else ">"
+    return struct.unpack(endian + "dd", blob[6:22])
+
+
+def sample_points(db, n, seed=1):
+    """n locations of existing reports: inside a town and a grid cell, so a new report
+    there is valid and `estatemap check` finds no orphan."""
+    con = connect(db)
+    try:
+        blobs = [r[0] for r in con.execute("SELECT geom FROM violations ORDER BY id")]
+    finally:
+        con.close()
+    rnd = random.Random(seed)
+    return [point_of(b) for b in rnd.sample(blobs, min(n, len(blobs)))]
+
+
+def integrity(db):
+    con = connect(db)
+    try:
+        return [r[0] for r in con.execute("PRAGMA integrity_check")]
+    finally:
+        con.close()
+
+
+def db_check(bin_path, db):
+    """`estatemap check`: integrity, indexes, orphans; (ok, output)."""
+    rc, out, err = run_cli(bin_path, "check", "--db", db)
+    return rc == 0, out + err
+
+
+def table_digest(db, tables=None):
+    """{table: (count, sha256 of every row in rowid order)} for the plain tables."""
+    con = connect(db)
+    try:
+        names = [n for n, sql in con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type='table' ORDER BY name")
+                 if not (sql or "").upper().startswith("CREATE VIRTUAL")]
+        out = {}
+        for t in names if tables is None else tables:
+            h, n = hashlib.sha256(), 0
+            for row in con.execute(f'SELECT * FROM "{t}" ORDER BY rowid'):
+                h.update(repr(row).encode())
+                n += 1
+            out[t] = (n, h.hexdigest())
+        return out
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- writes and their log
+
+
+class WriteLog:
+    """Every write sent and what came back. `acked` posts are 2xx with an id;
+    `rejected` are 4xx; `unknown` got no answer (the connection died)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.posts = []     # dict(code, body, status, id, feature)
+        self.patches = []   # dict(id, body, status, seq)
+        self.invalid = []   # dict(kind, marker, status, expect)
+        self.unknown = []
+
+    def add(self, kind, rec):
+        with self.lock:
+            getattr(self, kind).append(rec)
+
+
+class Writer:
+    """Violation writes on one keep-alive connection with one token."""
+
+    def __init__(self, port, token, tag, points, log, rnd, timeout=60):
+        self.port, self.token, self.tag, self.points = port, token, tag, points
+        self.log, self.rnd, self.timeout = log, rnd, timeout
+        self.conn = None
+        self.last = (None, None, None, 0.0)
+        self.seq = 0
+        self.mine = []  # ids of this writer's acknowledged reports
+
+    def send(self, method, path, body, headers=None, token=True):
+        """(status, body bytes); raises OSError/HTTPException when there is no answer."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            h["Authorization"] = f"Bearer {self.token}"
+        h.update(headers or {})
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body, ensure_ascii=False).encode()
+        t0 = time.monotonic()
+        try:
+            self.conn.request(method, path, body=body, headers=h)
+            r = self.conn.getresponse()
+            data = r.read()
+            if r.getheader("Connection", "").lower() == "close":
+                self.close()
+            self.last = (method, path, r.status, time.monotonic())
+            return r.status, data
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            if os.environ.get("HARNESS_DEBUG"):
+                print(f"no answer to {method} {path} after {time.monotonic() - t0:.3f} s: {e!r};"
+                      f" before: {self.last[:3]} ended {t0 - self.last[3]:.3f} s earlier")
+            raise
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def report(self):
+        self.seq += 1
+        lon, lat = self.rnd.choice(self.points)
+        code = f"{self.tag}-{self.seq}"
+        day = self.rnd.randrange(1, 28)
+        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {"code": code, "category": self.rnd.choice(CATEGORIES),
+                               "reported_at": f"2024-03-{day:02d}T{self.rnd.randrange(24):02d}:10:00",
+                               "description": f"load {code} 楼道堆物"}}
+        return code, body
+
+    def post_valid(self):
+        code, body = self.report()
+        rec = {"code": code, "body": body}
+        try:
+            status, data = self.send("POST", "/api/violations", body)
+        except (OSError, http.client.HTTPException) as e:
+            rec["error"] = repr(e)
+            self.log.add("unknown", rec)
+            return None
+        rec["status"] = status
+        if 200 <= status < 300:
+            f = json.loads(data)
+            rec["id"], rec["feature"] = f["id"], f
+            self.mine.append(f["id"])
+            self.log.add("posts", rec)
+        else:
+            rec["answer"] = data[:300]
+            self.log.add("posts", rec)
+        return status
+
+    def patch_resolve(self, valid=True):
+        if not self.mine:
+            return self.post_valid()
+        vid = self.rnd.choice(self.mine)
+        self.seq += 1
+        if valid:
+            body = {"status": "resolved", "resolved_at": f"2024-06-{self.rnd.randrange(1, 28):02d}"
+                                                          f"T{self.seq % 24:02d}:00:00",
+                    "description": f"resolved {self.tag}-{self.seq}"}
+        else:  # before every load report's reported_at: must be refused, row unchanged
+            body = {"status": "resolved", "resolved_at": "2020-01-01T00:00:00",
+                    "description": f"BAD-{self.tag}-{self.seq}"}
+        rec = {"id": vid, "body": body, "valid": valid, "seq": self.seq}
+        try:
+            status, data = self.send("PATCH", f"/api/violations/{vid}", body)
+        except (OSError, http.client.HTTPException) as e:
+            rec["error"] = repr(e)
+            self.log.add("unknown", rec)
+            return None
+        rec["status"] = status
+        if not 200 <= status < 300:
+            rec["answer"] = data[:300]
+        self.log.add("patches", rec)
+        return status
+
+    def post_invalid(self):
+        """A write that must be refused: (status sent back, expected statuses)."""
+        self.seq += 1
+        marker = f"BAD-{self.tag}-{self.seq}"
+        code, body = self.report()
+        body["properties"]["code"] = marker
+        body["properties"]["description"] = marker
+        kind = self.rnd.choice(["outside", "category", "future", "json", "notoken", "shape"])
+        raw, token, expect = body, True, (422,)
+        if kind == "outside":
+            body["geometry"]["coordinates"] = [121.0, 31.3]  # west of the district
+        elif kind == "category":
+            body["properties"]["category"] = "乱扔垃圾"
+        elif kind == "future":
+            body["properties"]["reported_at"] = "2099-01-01T00:00:00"
+        elif kind == "json":
+            raw, expect = json.dumps(body, ensure_ascii=False).encode()[:-7], (400,)
+        elif kind == "notoken":
+            token, expect = False, (401,)
+        elif kind == "shape":
+            body["geometry"] = {"type": "Point", "coordinates": ["x", "y"]}
+            expect = (400,)
+        rec = {"kind": kind, "marker": marker, "expect": expect}
+        try:
+            status, data = self.send("POST", "/api/violations", raw, token=token)
+        except (OSError, http.client.HTTPException) as e:
+            rec["error"] = repr(e)
+            self.log.add("unknown", rec)
+            return None
+        rec["status"] = status
+        rec["answer"] = data[:300]
+        self.log.add("invalid", rec)
+        return status
+
+
+def verify_writes(db, log, complete=True):
+    """Problems (a list of strings) between the write log and the database.
+
+    Every acknowledged report is there once, with the content sent and the answer's
+    id, and one POST audit row. Every refused write is absent. A report whose answer
+    never came (`unknown`, kill -9) may be there or not, but at most once. With
+    `complete`, the resolutions acknowledged are there too (the last one of each
+    report, as each writer patches only its own reports, one at a time)."""
+    problems = []
+    con = connect(db)
+    try:
+        rows = {}
+        for vid, code, cat, rep, res, status, desc, geom in con.execute(
+                "SELECT id, code, category, reported_at, resolved_at, status, description, geom"
+                " FROM violations WHERE code LIKE 'L%' OR code LIKE 'BAD-%'"
+                " OR description LIKE '%BAD-%'"):
+            rows.setdefault(code, []).append((vid, cat, rep, res, status, desc, point_of(geom)))
+        audits = {}
+        for fid, method, n in con.execute(
+                "SELECT feature_id, method, count(*) FROM audit_log WHERE layer='violations'"
+                " GROUP BY feature_id, method"):
+            audits[(fid, method)] = n
+    finally:
+        con.close()
+    acked = [p for p in log.posts if "id" in p]
+    expected_final = {}
+    for p in sorted((p for p in log.patches if 200 <= p.get("status", 0) < 300),
+                    key=lambda p: p["seq"]):
+        expected_final[p["id"]] = p
+    for p in acked:
+        got = rows.get(p["code"], [])
+        if len(got) != 1:
+            problems.append(f"acknowledged report {p['code']} (id {p['id']}) is in the "
+                            f"database {len(got)} times")
+            continue
+        vid, cat, rep, res, status, desc, (lon, lat) = got[0]
+        props, sent = p["feature"]["properties"], p["body"]
+        if vid != p["id"]:
+            problems.append(f"report {p['code']}: id {vid} in the database, {p['id']} answered")
+        if cat != props["category"] or rep != props["reported_at"]:
+            problems.append(f"report {p['code']}: stored {cat} {rep}, answered "
+                            f"{props['category']} {props['reported_at']}")
+        x, y = sent["geometry"]["coordinates"]
+        if abs(lon - x) > 1e-9 or abs(lat - y) > 1e-9:
+            problems.append(f"report {p['code']}: stored at {lon},{lat}, sent {x},{y}")
+        if audits.get((vid, "POST"), 0) != 1:
+            problems.append(f"report {p['code']} (id {vid}) has {audits.get((vid, 'POST'), 0)}"
+                            " POST audit rows")
+        fin = expected_final.get(vid)
+        if fin:
+            want = fin["body"]["resolved_at"]
+            if status != "resolved" or res != want or desc != fin["body"]["description"]:
+                if complete:
+                    problems.append(f"report {p['code']} (id {vid}): {status} {res} {desc!r}"
+                                    f" after its last acknowledged resolution to {want}")
+        elif complete and (status != "open" or desc != sent["properties"]["description"]):
+            problems.append(f"report {p['code']} (id {vid}) changed without an acknowledged "
+                            f"write: {status} {desc!r}")
+        n_patch = sum(1 for q in log.patches if q["id"] == vid and 200 <= q.get("status", 0) < 300)
+        if complete and audits.get((vid, "PATCH"), 0) != n_patch:
+            problems.append(f"report {p['code']} (id {vid}): {audits.get((vid, 'PATCH'), 0)}"
+                            f" PATCH audit rows for {n_patch} acknowledged resolutions")
+    for p in log.posts:
+        if "id" not in p and rows.get(p["code"]):
+            problems.append(f"refused report {p['code']} ({p['status']}) is in the database")
+    for u in log.unknown:
+        if "code" in u and len(rows.get(u["code"], [])) > 1:
+            problems.append(f"unanswered report {u['code']} is in the database "
+                            f"{len(rows[u['code']])} times")
+    for code, got in rows.items():
+        if code.startswith("BAD-") or any("BAD-" in (g[5] or "") for g in got):
+            problems.append(f"a refused write is in the database: {code} {got[0][5]!r}")
+    return problems
+
+
+# ---------------------------------------------------------------- reads
+
+
+def tile_xy(lon, lat, z):
+    import math
+    n = 2 ** z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def random_read(rnd, counts):
+    """A path: 2/3 tiles of several layers and zooms, 1/3 OGC items pages."""
+    if rnd.random() < 0.67:
+        z = rnd.randrange(10, 17)
+        x, y = tile_xy(rnd.uniform(MINHANG[0], MINHANG[2]), rnd.uniform(MINHANG[1], MINHANG[3]), z)
+        fmt = rnd.choice(["mvt", "geojson"])
+        return f"/tiles/{rnd.choice(TILE_LAYERS)}/{z}/{x}/{y}.{fmt}", "tile"
+    layer = rnd.choice(LAYERS)
+    limit = rnd.choice([10, 50, 100])
+    q = f"limit={limit}&offset={rnd.randrange(max(1, counts.get(layer, 1)))}"
+    if rnd.random() < 0.3:
+        lon, lat = rnd.uniform(MINHANG[0], MINHANG[2]), rnd.uniform(MINHANG[1], MINHANG[3])
+        q = f"limit={limit}&bbox={lon:.5f},{lat:.5f},{lon + 0.01:.5f},{lat + 0.01:.5f}"
+    return f"/ogc/collections/{layer}/items?{q}", "items"
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+# ---------------------------------------------------------------- load
+
+
+# The server has no RSS limit of its own: its memory is its idle footprint, the tile
+# cache (capped by --tile-cache-mb) and what each worker holds while it builds one
+# answer. The largest answer in the load's mix, a z10 grid tile (22,787 features cut
+# down to the 500 KB byte cap), raised a one-worker server's peak RSS by 27 MB; each
+# worker is allowed 32 MiB.
+PER_WORKER_MB = 32
+
+
+def rss_budget_mb(idle_mb, tile_cache_mb, threads, per_worker_mb=PER_WORKER_MB):
+    return idle_mb + tile_cache_mb + threads * per_worker_mb
+
+
+def run_load(bin_path, work, seconds=60, connections=64, threads=None, write_share=0.10,
+             db_source=None, tile_cache_mb=64, seed=None, say=print):
+    """Run the load; returns a result dict with "problems" (empty when every check passed)."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    threads = threads or connections
+    seed = seed if seed is not None else int(time.time())
+    db = demo_database(bin_path, work, db_source)
+    tokens = write_tokens(work / "tokens.txt")
+    points = sample_points(db, 2000, seed)
+    con = connect(db)
+    counts = {l: con.execute(f'SELECT count(*) FROM "{l}"').fetchone()[0] for l in LAYERS}
+    n_before = counts["violations"]
+    con.close()
+    server = Server(bin_path, db, work, work / "tokens.txt", threads=threads,
+                    extra=["--tile-cache-mb", tile_cache_mb])
+    idle = rss_mb(server.pid)
+    budget = rss_budget_mb(idle, tile_cache_mb, threads)
+    say(f"server pid {server.pid} on 127.0.0.1:{server.port}, {threads} threads, idle RSS "
+        f"{idle:.1f} MB, budget {budget:.0f} MB; {connections} connections for {seconds} s")
+    log = WriteLog()
+    stats_lock = threading.Lock()
+    lat = {"read": [], "write": []}
+    statuses = {}
+    fivexx, errors, bad_reads = [], [], []
+    peak = [idle]
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.is_set():
+            r = rss_mb(server.pid)
+            if r:
+                peak[0] = max(peak[0], r)
+            stop.wait(0.1)
+
+    def client(i):
+        rnd = random.Random(seed * 1000 + i)
+        name, role, token = tokens[i % len(tokens)]
+        w = Writer(server.port, token, f"L{seed}-{i}", points, log, rnd)
+        my_lat = {"read": [], "write": []}
+        my_status = {}
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            t0 = time.perf_counter()
+            if rnd.random() < write_share:
+                kind = "write"
+                u = rnd.random()
+                if u < 0.70:
+                    st = w.post_valid()
+                elif u < 0.90:
+                    st = w.patch_resolve(valid=rnd.random() < 0.85)
+                else:
+                    st = w.post_invalid()
+                if st is None:
+                    with stats_lock:
+                        errors.append(("write", log.unknown[-1].get("error")))
+                    continue
+            else:
+                kind = "read"
+                path, _ = random_read(rnd, counts)
+                try:
+                    st, _ = w.send("GET", path, None, token=False,
+                                   headers={"Accept-Encoding": "gzip"} if rnd.random() < 0.5
+                                   else None)
+                except (OSError, http.client.HTTPException) as e:
+                    with stats_lock:
+                        errors.append((path, repr(e)))
+                    continue
+                if st not in (200, 204, 304):
+                    with stats_lock:
+                        bad_reads.append((path, st))
+            my_lat[kind].append(time.perf_counter() - t0)
+            my_status[st] = my_status.get(st, 0) + 1
+            if st >= 500:
+                with stats_lock:
+                    fivexx.append((kind, st))
+        w.close()
+        with stats_lock:
+            for k in lat:
+                lat[k].extend(my_lat[k])
+            for k, v in my_status.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    # One keep-alive connection per client, for its reads and its writes: exactly
+    # `connections` sockets, each with a request in flight nearly all the time.
+    smp = threading.Thread(target=sampler, daemon=True)
+    smp.start()
+    t_start = time.perf_counter()
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join()
+    elapsed = time.perf_counter() - t_start
+    stop.set()
+    smp.join()
+    final_rss = rss_mb(server.pid)
+    rc = server.stop()
+    problems = []
+    if rc != 0:
+        problems.append(f"server exited with {rc} after SIGTERM: {server.stderr()[-2000:]}")
+    if fivexx:
+        problems.append(f"{len(fivexx)} answers were 5xx: {fivexx[:5]}")
+    if errors:
+        problems.append(f"{len(errors)} requests got no answer: {errors[:5]}")
+    if bad_reads:
+        problems.append(f"{len(bad_reads)} reads were not 200/204/304: {bad_reads[:5]}")
+    for p in log.posts:
+        if "id" not in p:
+            problems.append(f"valid report {p['code']} refused: {p['status']} {p.get('answer')}")
+    for p in log.patches:
+        if p["valid"] and not 200 <= p["status"] < 300:
+            problems.append(f"valid resolution of {p['id']} refused: {p['status']} {p.get('answer')}")
+        if not p["valid"] and p["status"] != 422:
+            problems.append(f"invalid resolution of {p['id']} answered {p['status']}")
+    for p in log.invalid:
+        ok = p["status"] in p["expect"] or (p["kind"] == "notoken" and p["status"] == 429)
+        if not ok:
+            problems.append(f"invalid write ({p['kind']}) answered {p['status']}, expected "
+                            f"{p['expect']}: {p.get('answer')}")
+    problems += verify_writes(db, log)
+    acked = sum(1 for p in log.posts if "id" in p)
+    con = connect(db)
+    n_after = con.execute("SELECT count(*) FROM violations").fetchone()[0]
+    con.close()
+    if n_after != n_before + acked:
+        problems.append(f"violations went from {n_before} to {n_after}, {acked} reports "
+                        "acknowledged")
+    integ = integrity(db)
+    if integ != ["ok"]:
+        problems.append(f"integrity_check: {integ[:5]}")
+    ok, out = db_check(bin_path, db)
+    if not ok:
+        problems.append(f"estatemap check failed:\n{out}")
+    if peak[0] > budget:
+        problems.append(f"peak RSS {peak[0]:.1f} MB over the budget {budget:.0f} MB")
+    n_reads, n_writes = len(lat["read"]), len(lat["write"])
+    ms = lambda v: round(v * 1000, 2) if v is not None else None  # noqa: E731
+    return {
+        "connections": connections, "threads": threads, "seconds": round(elapsed, 1),
+        "requests": n_reads + n_writes, "reads": n_reads, "writes": n_writes,
+        "requests_per_s": round((n_reads + n_writes) / elapsed, 1),
+        "read_p50_ms": ms(percentile(lat["read"], 50)), "read_p99_ms": ms(percentile(lat["read"], 99)),
+        "write_p50_ms": ms(percentile(lat["write"], 50)),
+        "write_p99_ms": ms(percentile(lat["write"], 99)),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "status_5xx": len(fivexx), "no_answer": len(errors),
+        "reports_acknowledged": acked,
+        "resolutions_acknowledged": sum(1 for p in log.patches if 200 <= p["status"] < 300),
+        "writes_refused": sum(1 for p in log.invalid) +
+        sum(1 for p in log.patches if not p["valid"]),
+        "violations_before": n_before, "violations_after": n_after,
+        "rss_idle_mb": round(idle, 1), "rss_peak_mb": round(peak[0], 1),
+        "rss_final_mb": round(final_rss or 0, 1), "rss_budget_mb": round(budget, 1),
+        "tile_cache_mb": tile_cache_mb, "integrity_check": integ[0] if integ else None,
+        "problems": problems,
+    }
