@@ -442,6 +442,11 @@ int em_http_error_from(em_http_request *req, const em_error *err, const char *pa
         return em_http_error(req, 400, "invalid_parameter", parameter, "%s", err->message);
     case EM_ERR_NOTFOUND:
         return em_http_error(req, 404, "not_found", parameter, "%s", err->message);
+    case EM_ERR_NOSPACE: /* the message names server paths: they go to the log */
+        fprintf(stderr, "estatemap serve: %s %s: %s\n", req->method, req->raw_path, err->message);
+        return em_http_error(req, 503, "unavailable", NULL,
+                             "the server has no space left on its disk for this answer; try "
+                             "again later");
     default:
         fprintf(stderr, "estatemap serve: %s %s: %s\n", req->method, req->raw_path, err->message);
         return em_http_error(req, 500, "internal", NULL,
