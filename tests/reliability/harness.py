@@ -364,14 +364,15 @@ class Writer:
         return status
 
 
-def verify_writes(db, log, complete=True):
+def verify_writes(db, log):
     """Problems (a list of strings) between the write log and the database.
 
     Every acknowledged report is there once, with the content sent and the answer's
     id, and one POST audit row. Every refused write is absent. A report whose answer
-    never came (`unknown`, kill -9) may be there or not, but at most once. With
-    `complete`, the resolutions acknowledged are there too (the last one of each
-    report, as each writer patches only its own reports, one at a time)."""
+    never came (`unknown`, kill -9) may be there or not, but at most once and whole.
+    Acknowledged resolutions are there too: each report ends as its last acknowledged
+    resolution left it (each writer patches only its own reports, one at a time), or
+    as an unanswered resolution after it did."""
     problems = []
     con = connect(db)
     try:
@@ -389,6 +390,10 @@ def verify_writes(db, log, complete=True):
     finally:
         con.close()
     acked = [p for p in log.posts if "id" in p]
+    unanswered_patch = {}
+    for u in log.unknown:
+        if "id" in u and "body" in u:
+            unanswered_patch[u["id"]] = u
     expected_final = {}
     for p in sorted((p for p in log.patches if 200 <= p.get("status", 0) < 300),
                     key=lambda p: p["seq"]):
@@ -412,27 +417,33 @@ def verify_writes(db, log, complete=True):
         if audits.get((vid, "POST"), 0) != 1:
             problems.append(f"report {p['code']} (id {vid}) has {audits.get((vid, 'POST'), 0)}"
                             " POST audit rows")
-        fin = expected_final.get(vid)
-        if fin:
-            want = fin["body"]["resolved_at"]
-            if status != "resolved" or res != want or desc != fin["body"]["description"]:
-                if complete:
-                    problems.append(f"report {p['code']} (id {vid}): {status} {res} {desc!r}"
-                                    f" after its last acknowledged resolution to {want}")
-        elif complete and (status != "open" or desc != sent["properties"]["description"]):
-            problems.append(f"report {p['code']} (id {vid}) changed without an acknowledged "
-                            f"write: {status} {desc!r}")
+        fin, late = expected_final.get(vid), unanswered_patch.get(vid)
+        states = [("resolved", fin["body"]["resolved_at"], fin["body"]["description"])
+                  if fin else ("open", None, sent["properties"]["description"])]
+        if late and late["valid"]:
+            states.append(("resolved", late["body"]["resolved_at"], late["body"]["description"]))
+        if (status, res, desc) not in states:
+            problems.append(f"report {p['code']} (id {vid}) is {status} {res} {desc!r}; "
+                            f"its acknowledged writes left it {states[0]}")
         n_patch = sum(1 for q in log.patches if q["id"] == vid and 200 <= q.get("status", 0) < 300)
-        if complete and audits.get((vid, "PATCH"), 0) != n_patch:
-            problems.append(f"report {p['code']} (id {vid}): {audits.get((vid, 'PATCH'), 0)}"
-                            f" PATCH audit rows for {n_patch} acknowledged resolutions")
+        n_audit = audits.get((vid, "PATCH"), 0)
+        if not n_patch <= n_audit <= n_patch + (1 if late else 0):
+            problems.append(f"report {p['code']} (id {vid}): {n_audit} PATCH audit rows for "
+                            f"{n_patch} acknowledged resolutions")
     for p in log.posts:
         if "id" not in p and rows.get(p["code"]):
             problems.append(f"refused report {p['code']} ({p['status']}) is in the database")
     for u in log.unknown:
-        if "code" in u and len(rows.get(u["code"], [])) > 1:
+        got = rows.get(u.get("code"), [])
+        if len(got) > 1:
             problems.append(f"unanswered report {u['code']} is in the database "
-                            f"{len(rows[u['code']])} times")
+                            f"{len(got)} times")
+        elif got and "body" in u:
+            x, y = u["body"]["geometry"]["coordinates"]
+            vid, cat, rep, res, status, desc, (lon, lat) = got[0]
+            if (desc != u["body"]["properties"]["description"] or abs(lon - x) > 1e-9
+                    or abs(lat - y) > 1e-9 or audits.get((vid, "POST"), 0) != 1):
+                problems.append(f"unanswered report {u['code']} is stored incompletely")
     for code, got in rows.items():
         if code.startswith("BAD-") or any("BAD-" in (g[5] or "") for g in got):
             problems.append(f"a refused write is in the database: {code} {got[0][5]!r}")
@@ -645,3 +656,323 @@ def run_load(bin_path, work, seconds=60, connections=64, threads=None, write_sha
         "tile_cache_mb": tile_cache_mb, "integrity_check": integ[0] if integ else None,
         "problems": problems,
     }
+
+
+# ---------------------------------------------------------------- kill -9 during writes
+
+
+def check_file(bin_path, db):
+    """Problems with the file after a crash: integrity_check and `estatemap check`."""
+    problems = []
+    integ = integrity(db)
+    if integ != ["ok"]:
+        problems.append(f"integrity_check: {integ[:5]}")
+    ok, out = db_check(bin_path, db)
+    if not ok:
+        problems.append(f"estatemap check failed:\n{out}")
+    return problems
+
+
+def serves(server, log):
+    """Problems if the server does not answer reads of the data written so far."""
+    problems = []
+    st, body = server.get("/healthz")
+    if st != 200:
+        problems.append(f"/healthz answered {st} after the restart: {body[:200]!r}")
+    acked = [p["id"] for p in log.posts if "id" in p]
+    for vid in acked[-3:]:
+        st, body = server.get(f"/api/violations/{vid}")
+        if st != 200:
+            problems.append(f"/api/violations/{vid} answered {st} after the restart")
+    x, y = tile_xy(121.45, 31.05, 15)
+    st, _ = server.get(f"/tiles/violations/15/{x}/{y}.mvt")
+    if st not in (200, 204):
+        problems.append(f"a violations tile answered {st} after the restart")
+    return problems
+
+
+def run_write_kills(bin_path, work, rounds=20, writers=8, db_source=None, seed=None,
+                    min_s=0.3, max_s=2.5, say=print):
+    """kill -9 the server at a random moment of a write load, `rounds` times on the same
+    file. After each kill, with no process on the file: integrity_check, `estatemap
+    check`, every acknowledged write there (the writes of all rounds so far). Each
+    round's server start is the restart after the previous kill, and must serve the
+    data; a last restart ends with SIGTERM and exit 0."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    seed = seed if seed is not None else int(time.time())
+    rnd = random.Random(seed)
+    db = demo_database(bin_path, work, db_source)
+    tokens = write_tokens(work / "tokens.txt")
+    points = sample_points(db, 2000, seed)
+    log = WriteLog()
+    rounds_out, problems = [], []
+    for rno in range(1, rounds + 1):
+        server = Server(bin_path, db, work, work / "tokens.txt", threads=16)
+        round_problems = serves(server, log) if rno > 1 else []
+        stop = threading.Event()
+
+        def writer(i, port=server.port, rno=rno):
+            wr = random.Random(seed * 7919 + rno * 101 + i)
+            w = Writer(port, tokens[i % len(tokens)][2], f"L{seed}-r{rno}-w{i}", points, log,
+                       wr, timeout=30)
+            while not stop.is_set():
+                st = w.post_valid() if wr.random() < 0.8 else w.patch_resolve(valid=True)
+                if st is None:  # no answer: the server is gone
+                    break
+            w.close()
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+        before = sum(1 for p in log.posts if "id" in p)
+        for t in threads:
+            t.start()
+        delay = rnd.uniform(min_s, max_s)
+        time.sleep(delay)
+        server.kill9()
+        stop.set()
+        for t in threads:
+            t.join()
+        acked = sum(1 for p in log.posts if "id" in p) - before
+        round_problems += check_file(bin_path, db)
+        round_problems += verify_writes(db, log)
+        rounds_out.append({"round": rno, "killed_after_s": round(delay, 2),
+                           "acknowledged": acked, "problems": len(round_problems)})
+        say(f"write round {rno}: SIGKILL after {delay:.2f} s, {acked} writes acknowledged, "
+            f"{len(log.unknown)} unanswered so far, "
+            f"{'ok' if not round_problems else 'FAILED: ' + '; '.join(round_problems[:3])}")
+        problems += [f"round {rno}: {p}" for p in round_problems]
+    server = Server(bin_path, db, work, work / "tokens.txt", threads=4)
+    problems += [f"final restart: {p}" for p in serves(server, log)]
+    rc = server.stop()
+    if rc != 0:
+        problems.append(f"the last restart exited {rc} after SIGTERM: {server.stderr()[-1000:]}")
+    con = connect(db)
+    present_unknown = sum(1 for u in log.unknown if "code" in u and con.execute(
+        "SELECT count(*) FROM violations WHERE code = ?", (u["code"],)).fetchone()[0])
+    con.close()
+    return {"rounds": rounds, "rounds_ok": sum(1 for r in rounds_out if not r["problems"]),
+            "writes_acknowledged": sum(1 for p in log.posts if "id" in p),
+            "resolutions_acknowledged": sum(1 for p in log.patches if 200 <= p["status"] < 300),
+            "unanswered_at_kill": len(log.unknown),
+            "unanswered_found_committed": present_unknown,
+            "rounds_detail": rounds_out, "problems": problems}
+
+
+# ---------------------------------------------------------------- kill -9 during an import
+
+
+def big_violations_csv(path, copies=4):
+    """The demo's violations.csv `copies` times over with new codes: 30,000 x copies."""
+    import csv
+    with open(REPO / "geodata" / "violations.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        for k in range(copies):
+            for r in rows[1:]:
+                w.writerow([f"IMP{k}-{r[0]}", *r[1:]])
+    return Path(path)
+
+
+def run_import_kills(bin_path, work, rounds=20, copies=4, db_source=None, seed=None, say=print):
+    """kill -9 `estatemap import violations BIG.csv` (into the demo database, which has
+    30,000 reports already) at a random moment, `rounds` times, each on a fresh copy.
+    After each: integrity_check, every table exactly as before the import or exactly as
+    after a completed one (checksums of every row of every plain table), `estatemap
+    check`, and a server that starts on the file and serves it."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    seed = seed if seed is not None else int(time.time())
+    rnd = random.Random(seed)
+    base = demo_database(bin_path, work, db_source)
+    write_tokens(work / "tokens.txt")
+    csv_path = big_violations_csv(work / "big.csv", copies)
+    before = table_digest(base)
+    ref = work / "complete.sqlite"
+    shutil.copyfile(base, ref)
+    t0 = time.monotonic()
+    run_cli(bin_path, "import", "violations", csv_path, "--db", ref, check=True)
+    full_time = time.monotonic() - t0
+    after = table_digest(ref)
+    if after == before:
+        raise RuntimeError("the reference import changed nothing")
+    say(f"reference import: {after['violations'][0] - before['violations'][0]} reports in "
+        f"{full_time:.1f} s")
+    outcome, problems, detail = {"nothing": 0, "all": 0}, [], []
+    db = work / "round.sqlite"
+    for rno in range(1, rounds + 1):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(base, db)
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        proc = subprocess.Popen([str(bin_path), "import", "violations", str(csv_path), "--db",
+                                 str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env)
+        delay = rnd.uniform(0.02, 1.0) * full_time
+        time.sleep(delay)
+        finished_first = proc.poll() is not None
+        proc.send_signal(signal.SIGKILL)
+        rc = proc.wait()
+        rp = []
+        integ = integrity(db)
+        if integ != ["ok"]:
+            rp.append(f"integrity_check: {integ[:5]}")
+        got = table_digest(db)
+        if got == before:
+            state = "nothing"
+        elif got == after:
+            state = "all"
+        else:
+            state = "partial"
+            diff = [t for t in set(got) | set(before) if got.get(t) != before.get(t)
+                    and got.get(t) != after.get(t)]
+            rp.append(f"the import is neither all nor nothing: tables {sorted(diff)[:8]}")
+        if state in outcome:
+            outcome[state] += 1
+        ok, out = db_check(bin_path, db)
+        if not ok:
+            rp.append(f"estatemap check failed:\n{out}")
+        try:
+            server = Server(bin_path, db, work, work / "tokens.txt", threads=2)
+            st, body = server.get("/ogc/collections/violations/items?limit=1")
+            if st != 200:
+                rp.append(f"the server answered {st} for violations after the kill")
+            src = server.stop()
+            if src != 0:
+                rp.append(f"the server exited {src} after SIGTERM")
+        except RuntimeError as e:
+            rp.append(f"the server did not start on the file: {e}")
+        say(f"import round {rno}: SIGKILL after {delay:.2f} s "
+            f"({'after it finished, ' if finished_first else ''}rc {rc}): {state}, "
+            f"{'ok' if not rp else 'FAILED: ' + '; '.join(rp[:3])}")
+        detail.append({"round": rno, "killed_after_s": round(delay, 2), "state": state,
+                       "finished_before_kill": finished_first, "problems": len(rp)})
+        problems += [f"round {rno}: {p}" for p in rp]
+    return {"rounds": rounds, "rounds_ok": sum(1 for d in detail if not d["problems"]),
+            "import_rows": after["violations"][0] - before["violations"][0],
+            "import_seconds": round(full_time, 1), "rolled_back": outcome["nothing"],
+            "completed": outcome["all"], "rounds_detail": detail, "problems": problems}
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+class SmallDisk:
+    """A tmpfs of `size_mb` at `path` (needs root, or CAP_SYS_ADMIN): a real file
+    system that really fills, so writes fail with ENOSPC. `SmallDisk.available()`
+    says whether mounting works here."""
+
+    def __init__(self, path, size_mb):
+        self.path = Path(path)
+        self.size_mb = size_mb
+
+    @staticmethod
+    def available(work):
+        probe = Path(work) / "mount-probe"
+        probe.mkdir(parents=True, exist_ok=True)
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
+                            capture_output=True).returncode == 0
+        if ok:
+            subprocess.run(["umount", str(probe)], check=True)
+        probe.rmdir()
+        return ok
+
+    def __enter__(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs",
+                        str(self.path)], check=True, capture_output=True)
+        return self.path
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", str(self.path)], check=True)
+        self.path.rmdir()
+
+
+def leftovers(folder, keep=()):
+    return sorted(p.name for p in Path(folder).iterdir() if p.name not in keep)
+
+
+def no_space_message(text, path):
+    return "no space left on device" in text.lower() and str(path) in text
+
+
+def run_full_disk(bin_path, work, db_source=None, say=print):
+    """`estatemap import` into a database on a nearly full tmpfs, `estatemap export` of
+    every format onto a 1 MiB tmpfs, and /api/export with TMPDIR on a 1 MiB tmpfs: each
+    must fail with an error that names the file and says "no space left on device"
+    (exit 1; 503 from the server), leave the database as it was (integrity_check ok,
+    every row the same) and leave no file behind."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    base = demo_database(bin_path, work, db_source)
+    write_tokens(work / "tokens.txt")
+    csv_path = big_violations_csv(work / "big.csv", 4)
+    problems, cases = [], []
+
+    def case(name, ok, detail):
+        cases.append({"case": name, "ok": ok, "detail": detail})
+        say(f"full disk, {name}: {'ok' if ok else 'FAILED'}: {detail}")
+        if not ok:
+            problems.append(f"{name}: {detail}")
+
+    # import: the database on a tmpfs with ~6 MiB free, the import needs far more
+    size = base.stat().st_size
+    with SmallDisk(work / "disk-import", size // (1 << 20) + 7) as disk:
+        db = disk / "demo.sqlite"
+        shutil.copyfile(base, db)
+        before = table_digest(db)
+        rc, out, err = run_cli(bin_path, "import", "violations", csv_path, "--db", db)
+        msg = (out + err).strip().splitlines()[-1] if (out + err).strip() else ""
+        integ = integrity(db)
+        same = table_digest(db) == before
+        left = leftovers(disk, keep=("demo.sqlite", "demo.sqlite-wal", "demo.sqlite-shm"))
+        case("import", rc == 1 and no_space_message(err, db) and integ == ["ok"] and same
+             and not left, f"exit {rc}, {msg!r}, integrity_check {integ[0]}, "
+             f"database {'unchanged' if same else 'CHANGED'}, left behind {left}")
+        # the server still starts on the file and serves it
+        try:
+            server = Server(bin_path, db, work, work / "tokens.txt", threads=2)
+            st, _ = server.get("/ogc/collections/violations/items?limit=1")
+            server.stop()
+            case("server after the failed import", st == 200, f"items answered {st}")
+        except RuntimeError as e:
+            case("server after the failed import", False, str(e)[:300])
+
+    # export: every format onto a 1 MiB tmpfs
+    for fmt, source in [("gpkg", "estates,violations"), ("shp", "estates,violations"),
+                        ("kml", "estates,violations"), ("xlsx", "estates,violations"),
+                        ("geojson", "violations"), ("csv", "violations")]:
+        with SmallDisk(work / "disk-export", 1) as disk:
+            out_path = disk / f"out.{fmt}"
+            before = table_digest(base)
+            rc, out, err = run_cli(bin_path, "export", source, "--db", base, "--format", fmt,
+                                   "-o", out_path)
+            left = leftovers(disk)
+            same = table_digest(base) == before
+            msg = err.strip().splitlines()[-1] if err.strip() else out.strip()
+            case(f"export {fmt}", rc == 1 and no_space_message(err, out_path) and not left
+                 and same, f"exit {rc}, {msg[:160]!r}, left behind {left}")
+
+    # /api/export: the server's TMPDIR on a 1 MiB tmpfs
+    with SmallDisk(work / "disk-tmp", 1) as disk:
+        os.environ["TMPDIR"] = str(disk)
+        try:
+            server = Server(bin_path, base, work, work / "tokens.txt", threads=2)
+        finally:
+            del os.environ["TMPDIR"]
+        try:
+            for fmt in ("gpkg", "kml"):
+                c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+                c.request("GET", f"/api/export?source=estates,violations&format={fmt}")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                left = leftovers(disk)
+                case(f"/api/export {fmt}", r.status == 503 and b"no space" in body and not left,
+                     f"{r.status} {body[:120]!r}, left behind {left}")
+            st, _ = server.get("/healthz")
+            case("server after the failed /api/export", st == 200, f"/healthz answered {st}")
+        finally:
+            server.stop()
+    return {"cases": cases, "problems": problems}
