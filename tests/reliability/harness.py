@@ -350,7 +350,7 @@ class Writer:
         return status
 
     def post_invalid(self):
-        """A write that must be refused: (status sent back, expected statuses)."""
+        """A report that must be refused (its expected statuses are logged); the status."""
         self.seq += 1
         marker = f"BAD-{self.tag}-{self.seq}"
         code, body = self.report()
