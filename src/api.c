@@ -217,7 +217,6 @@ int em_api_guard_read(em_api *api, em_http_request *req) {
 typedef struct {
     char *data;
     size_t len;
-    int read; /* the body has been consumed */
 } body;
 
 static int is_write(const char *method) {
@@ -268,7 +267,7 @@ static int read_body(em_http_request *req, body *b) {
                                        EM_SERVER_MAX_BODY_BYTES);
     }
     b->data[b->len] = '\0';
-    b->read = 1;
+    req->body_unread = 0;
     return 0;
 }
 
@@ -690,12 +689,9 @@ static int dispatch(em_api *api, em_http_request *req, body *b) {
 }
 
 int em_api_handle(em_api *api, em_http_request *req) {
-    body b = {NULL, 0, 0};
+    body b = {NULL, 0};
+    /* An answer sent before the body was read closes the connection (http.c). */
     int rc = dispatch(api, req, &b);
-    /* A body we did not read would be taken for the next request: close instead. */
-    const struct mg_request_info *ri = mg_get_request_info(req->conn);
-    if (!b.read && (ri->content_length > 0 || (ri->content_length < 0 && is_write(req->method))))
-        mg_disable_connection_keep_alive(req->conn);
     free(b.data);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "db.h"
 #include "schema.h"
 
+#include <errno.h>
 #include <spatialite.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,11 +209,20 @@ void em_db_close(em_db *db) {
     free(db);
 }
 
+const char *em_db_error(em_db *db) {
+    int code = sqlite3_extended_errcode(db->sql);
+    int sys = sqlite3_system_errno(db->sql);
+    if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR && sys == ENOSPC)) {
+        snprintf(db->message, sizeof db->message, "%s: no space left on device (SQLite: %s)",
+                 db->path, sqlite3_errmsg(db->sql));
+        return db->message;
+    }
+    return sqlite3_errmsg(db->sql);
+}
+
 int em_db_exec(em_db *db, const char *sql, em_error *err) {
-    char *msg = NULL;
-    if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        em_fail(err, EM_ERR_RUNTIME, "%s", msg ? msg : sqlite3_errmsg(db->sql));
-        sqlite3_free(msg);
+    if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        em_fail(err, EM_ERR_RUNTIME, "%s", em_db_error(db));
         return -1;
     }
     return 0;
@@ -221,7 +231,7 @@ int em_db_exec(em_db *db, const char *sql, em_error *err) {
 sqlite3_stmt *em_db_prepare(em_db *db, const char *sql, em_error *err) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
-        em_fail(err, EM_ERR_RUNTIME, "preparing query: %s", sqlite3_errmsg(db->sql));
+        em_fail(err, EM_ERR_RUNTIME, "preparing query: %s", em_db_error(db));
         return NULL;
     }
     return st;

@@ -13,6 +13,7 @@ typedef struct em_db {
     sqlite3 *sql;
     void *spatialite_cache;
     char path[4096];
+    char message[4600]; /* em_db_error()'s text */
 } em_db;
 
 typedef enum {
@@ -33,7 +34,12 @@ int em_db_writable(const char *path);
 em_db *em_db_open(const char *path, em_db_mode mode, int schema_version, em_error *err);
 void em_db_close(em_db *db);
 
-/* Run SQL that returns no rows; on failure fill err with the SQLite message. */
+/* The last SQLite error on db as a message. A full disk (SQLITE_FULL, or an I/O error
+ * with ENOSPC) names the file and says "no space left on device", so that a user
+ * knows which file system to clear; anything else is SQLite's own message. */
+const char *em_db_error(em_db *db);
+
+/* Run SQL that returns no rows; on failure fill err with em_db_error(). */
 int em_db_exec(em_db *db, const char *sql, em_error *err);
 /* Prepare a statement; on failure fill err. */
 sqlite3_stmt *em_db_prepare(em_db *db, const char *sql, em_error *err);

@@ -13,6 +13,7 @@ typedef enum {
     EM_ERR_INPUT, /* bad input file or feature: exit 1 / HTTP 400 or 422 */
     EM_ERR_NOTFOUND,
     EM_ERR_RUNTIME, /* database, I/O, library failure: exit 1 / HTTP 500 */
+    EM_ERR_NOSPACE, /* the disk is full: exit 1 / HTTP 503 */
 } em_error_kind;
 
 typedef struct {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define MAX_SOURCES 8
@@ -323,6 +324,16 @@ static int make_tmpdir(const char *out_path, char *dir, size_t len, em_error *er
     return 0;
 }
 
+/* Whether a failed export ran out of disk, so that the error says so, naming the
+ * output: the file system holding `dir` is full (less than 64 KiB free: file systems
+ * allocate in blocks), or the driver said so (strerror's ENOSPC, or SQLite's
+ * SQLITE_FULL for GeoPackage, whose rollback has freed its journal again). */
+static int no_space_left(const char *dir, const char *message) {
+    struct statvfs sv;
+    return (statvfs(dir, &sv) == 0 && (unsigned long long)sv.f_bavail * sv.f_frsize < 65536) ||
+           strstr(message, strerror(ENOSPC)) || strstr(message, "database or disk is full");
+}
+
 /* GDAL's warnings go to the report, not to stderr. */
 static void CPL_STDCALL gdal_errors(CPLErr level, CPLErrorNum num, const char *msg) {
     (void)num;
@@ -424,6 +435,14 @@ int em_export(em_db *db, const em_export_options *opt, const char *out_path,
         snprintf(work, sizeof work, "%s/export%s", tmpdir, em_export_extension(opt->format));
         rc = opt->format == EM_EXPORT_SHP ? ex_write_shapefiles(srcs, nsrc, &ctx, work, err)
                                           : ex_write_ogr(srcs, nsrc, &ctx, work, err);
+    }
+    if (rc < 0 && tmpdir[0] && no_space_left(tmpdir, err->message)) {
+        char detail[sizeof err->message];
+        snprintf(detail, sizeof detail, "%s", err->message);
+        em_fail(err, EM_ERR_NOSPACE,
+                "cannot write %s: no space left on device; nothing was "
+                "written (%s)",
+                out_path, detail);
     }
     for (int i = 0; i < nsrc; i++)
         ex_source_close(&srcs[i]);

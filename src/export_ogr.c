@@ -212,7 +212,7 @@ static const char *field_named(const ex_source *src, ex_name *names, const char 
 }
 
 static int write_layer(GDALDatasetH ds, ex_source *src, const ex_ctx *ctx, format_info *fi,
-                       em_error *err) {
+                       long long *written, em_error *err) {
     ex_profile p = fi->profile;
     em_export_format format = ctx->opt->format;
     if (p.geom == EX_GEOM_XY && (src->classes != EX_CLASS_POINT || src->multipoint))
@@ -305,6 +305,8 @@ static int write_layer(GDALDatasetH ds, ex_source *src, const ex_ctx *ctx, forma
         if (rc == 0 && OGR_L_CreateFeature(layer, f) != OGRERR_NONE)
             rc = ex_gdal_fail(err, "writing %s feature %lld", src->name, src->feature);
         OGR_F_Destroy(f);
+        if (rc == 0)
+            ++*written;
         if (rc == 0 && ctx->report)
             ctx->report->features++;
     }
@@ -320,6 +322,47 @@ static int write_layer(GDALDatasetH ds, ex_source *src, const ex_ctx *ctx, forma
     if (rc == 0 && ctx->report)
         ctx->report->layers++;
     return rc;
+}
+
+/* Read the finished file back and count its features. Some drivers (KML, GeoJSON,
+ * XLSX) do not check their writes: on a full disk they close a truncated file and
+ * report nothing, so a file is only published once GDAL reads back every feature
+ * written. GeoPackage's own layer_styles table is not a layer of ours. */
+static int verify_written(const char *path, const char *driver, long long written, em_error *err) {
+    const char *const drivers[] = {driver, NULL};
+    /* XLSX: our first row is always the header; GDAL's guess would take it for data
+     * when every column is text (zones, corridors). GDAL 3.6 reads this from its
+     * configuration (not from an open option) when a sheet is first read: set for
+     * this thread until the file is closed. */
+    int xlsx = strcmp(driver, "XLSX") == 0;
+    char *saved = NULL;
+    if (xlsx) {
+        const char *was = CPLGetThreadLocalConfigOption("OGR_XLSX_HEADERS", NULL);
+        saved = was ? CPLStrdup(was) : NULL;
+        CPLSetThreadLocalConfigOption("OGR_XLSX_HEADERS", "FORCE");
+    }
+    CPLErrorReset();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
+    long long found = -1;
+    if (ds) {
+        found = 0;
+        for (int i = 0; i < GDALDatasetGetLayerCount(ds); i++) {
+            OGRLayerH l = GDALDatasetGetLayer(ds, i);
+            if (strcmp(OGR_L_GetName(l), "layer_styles") != 0)
+                found += OGR_L_GetFeatureCount(l, 1);
+        }
+        GDALClose(ds);
+    }
+    if (xlsx) {
+        CPLSetThreadLocalConfigOption("OGR_XLSX_HEADERS", saved);
+        CPLFree(saved);
+    }
+    if (found < 0)
+        return ex_gdal_fail(err, "%s is unreadable after writing", path);
+    if (found != written)
+        return em_fail(err, EM_ERR_RUNTIME, "%s is incomplete: %lld of %lld features read back",
+                       path, found, written);
+    return 0;
 }
 
 int ex_write_ogr(ex_source *srcs, int n, const ex_ctx *ctx, const char *path, em_error *err) {
@@ -352,13 +395,16 @@ int ex_write_ogr(ex_source *srcs, int n, const ex_ctx *ctx, const char *path, em
     if (!ds)
         return ex_gdal_fail(err, "creating %s", path);
     int rc = 0;
+    long long written = 0;
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = write_layer(ds, &srcs[i], ctx, &fi, err);
+        rc = write_layer(ds, &srcs[i], ctx, &fi, &written, err);
     if (rc == 0 && ctx->opt->format == EM_EXPORT_GPKG)
         rc = write_styles(ds, srcs, n, ctx, err);
     CPLErrorReset();
     GDALClose(ds);
     if (rc == 0 && CPLGetLastErrorType() >= CE_Failure)
         rc = ex_gdal_fail(err, "finishing %s", path);
+    if (rc == 0)
+        rc = verify_written(path, fi.driver, written, err);
     return rc;
 }

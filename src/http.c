@@ -302,9 +302,10 @@ static void format_head(em_http_request *req, int status, const em_http_headers 
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     em_strbuf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
                      mg_get_response_code_text(c, status), date);
-    if (connection && strcasecmp(connection, "close") == 0)
+    if (req->body_unread || (connection && strcasecmp(connection, "close") == 0)) {
         em_strbuf_puts(out, "Connection: close\r\n");
-    else if (http10 && connection && strcasecmp(connection, "keep-alive") == 0)
+        mg_disable_connection_keep_alive(c);
+    } else if (http10 && connection && strcasecmp(connection, "keep-alive") == 0)
         em_strbuf_puts(out, "Connection: keep-alive\r\n");
     if (h && h->content_type)
         em_strbuf_printf(out, "Content-Type: %s\r\n", h->content_type);
@@ -533,6 +534,11 @@ int em_http_error_from(em_http_request *req, const em_error *err, const char *pa
         return em_http_error(req, 400, "invalid_parameter", parameter, "%s", err->message);
     case EM_ERR_NOTFOUND:
         return em_http_error(req, 404, "not_found", parameter, "%s", err->message);
+    case EM_ERR_NOSPACE: /* the message names server paths: they go to the log */
+        fprintf(stderr, "estatemap serve: %s %s: %s\n", req->method, req->raw_path, err->message);
+        return em_http_error(req, 503, "unavailable", NULL,
+                             "the server has no space left on its disk for this answer; try "
+                             "again later");
     default:
         fprintf(stderr, "estatemap serve: %s %s: %s\n", req->method, req->raw_path, err->message);
         return em_http_error(req, 500, "internal", NULL,

@@ -50,6 +50,10 @@ typedef struct {
     char base_url[320]; /* "http://host:port" as the client addressed us */
     const char *cors_origin;
     const char *user; /* the authenticated token's name (never the token), or NULL */
+    /* The request has a body nobody has read (yet): its answer says Connection: close
+     * and the connection closes after it, since the unread bytes cannot be taken for
+     * the next request. Set when the request arrives; cleared by whoever reads it. */
+    int body_unread;
     /* Set by the response functions; read by the access log and the metrics. */
     int status;
     long long bytes;

@@ -397,7 +397,7 @@ static int restore_upkeep(import_job *job, em_error *err) {
     sqlite3_bind_text(st, 1, job->layer->table, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
-    return rc == 0 ? 0 : em_fail(err, EM_ERR_RUNTIME, "%s", sqlite3_errmsg(job->db->sql));
+    return rc == 0 ? 0 : em_fail(err, EM_ERR_RUNTIME, "%s", em_db_error(job->db));
 }
 
 static int prepare_statements(import_job *job, em_error *err) {
@@ -942,14 +942,14 @@ static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *
      * carrying on would commit the rest piecemeal, so the import stops here. */
     if (sqlite3_get_autocommit(job->db->sql))
         return em_fail(err, EM_ERR_RUNTIME, "%s: the database rolled the import back: %s", who,
-                       sqlite3_errmsg(job->db->sql));
+                       em_db_error(job->db));
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         explain_constraint(job, why, sizeof why);
         job->result->rejected++;
         note(job, "rejected", who, why);
         return 0;
     }
-    return em_fail(err, EM_ERR_RUNTIME, "writing %s: %s", who, sqlite3_errmsg(job->db->sql));
+    return em_fail(err, EM_ERR_RUNTIME, "writing %s: %s", who, em_db_error(job->db));
 }
 
 static void draw_progress(const import_job *job, long done, long total) {

@@ -45,7 +45,7 @@ static int run_from(em_db *db, const char *sql, long long first_id, em_error *er
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return em_fail(err, EM_ERR_RUNTIME, "updating derived links: %s", sqlite3_errmsg(db->sql));
+        return em_fail(err, EM_ERR_RUNTIME, "updating derived links: %s", em_db_error(db));
     return 0;
 }
 

@@ -275,7 +275,6 @@ static int route(em_server *s, em_http_request *req, const struct mg_request_inf
     }
     if (ri->content_length > EM_SERVER_MAX_BODY_BYTES) {
         req->route = "too_large";
-        mg_disable_connection_keep_alive(req->conn);
         return em_http_error(req, 413, "payload_too_large", NULL,
                              "the request body is larger than %d bytes", EM_SERVER_MAX_BODY_BYTES);
     }
@@ -337,6 +336,11 @@ static int begin_request(struct mg_connection *conn) {
     req->raw_path = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
     req->cors_origin = s->cors_origin;
     req->route = "other";
+    req->body_unread =
+        ri->content_length > 0 ||
+        (ri->content_length < 0 &&
+         (mg_get_header(conn, "Transfer-Encoding") || strcmp(req->method, "POST") == 0 ||
+          strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0));
     set_base_url(s, conn, req->base_url, sizeof req->base_url);
 
     em_metrics_in_flight(1);

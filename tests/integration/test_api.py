@@ -1220,3 +1220,29 @@ def test_tokens_never_logged(server, database):
         assert secret not in dump
     names = {r[0] for r in query(database, "SELECT DISTINCT actor FROM audit_log")}
     assert {n for n, _ in TOKENS.values()} <= names | {"test"}
+
+
+def test_refused_body_closes_the_connection(server, database):
+    """A write refused before its body is read (no token: 401) says Connection: close,
+    so a keep-alive client does not send its next request into a closed socket; a
+    write whose body was read keeps the connection open."""
+    body = json.dumps(report(*INSIDE_E001)).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request("POST", "/api/violations", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 401
+        assert r.getheader("Connection", "").lower() == "close"
+        conn.close()
+        h = {"Content-Type": "application/json", **auth("inspector")}
+        conn.request("POST", "/api/violations", body=body, headers=h)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 201 and r.getheader("Connection") is None
+        conn.request("GET", "/healthz")  # the same connection carries on
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["status"] == "ok"
+    finally:
+        conn.close()
