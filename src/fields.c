@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* The largest whole number em_parse_integer() accepts. */
+#define MAX_WHOLE 9.0e15
+
 /* Copy `raw` without leading and trailing white space into `buf`. */
 static const char *trimmed(const char *raw, char *buf, size_t buflen) {
     while (*raw && isspace((unsigned char)*raw))
@@ -29,20 +32,57 @@ static int days_in_month(int year, int month) {
     return days[month - 1];
 }
 
-/* Reads Y M D separated by '-', '/' or '.', or packed as YYYYMMDD; returns the
- * number of characters consumed, or -1. */
-static int scan_date(const char *s, int *y, int *m, int *d) {
-    int n = 0;
-    char sep1, sep2;
-    if (sscanf(s, "%4d%c%2d%c%2d%n", y, &sep1, m, &sep2, d, &n) == 5 && n > 0 && sep1 == sep2 &&
-        (sep1 == '-' || sep1 == '/' || sep1 == '.')) {
-    } else if (strlen(s) >= 8 && sscanf(s, "%4d%2d%2d%n", y, m, d, &n) == 3 && n == 8) {
-    } else {
+/* Up to `max` decimal digits at *s (at least one) into *value; advances *s. */
+static int digits(const char **s, int max, int *value) {
+    int n = 0, v = 0;
+    while (n < max && (*s)[n] >= '0' && (*s)[n] <= '9') {
+        v = v * 10 + ((*s)[n] - '0');
+        n++;
+    }
+    if (n == 0)
         return -1;
+    *s += n;
+    *value = v;
+    return 0;
+}
+
+/* Reads Y M D separated by '-', '/' or '.' (one of them, twice), or packed as
+ * YYYYMMDD; returns the number of characters consumed, or -1. */
+static int scan_date(const char *s, int *y, int *m, int *d) {
+    const char *p = s;
+    char sep;
+    if (digits(&p, 4, y) == 0 && (sep = *p) != '\0' && (sep == '-' || sep == '/' || sep == '.')) {
+        p++;
+        if (digits(&p, 2, m) < 0 || *p != sep)
+            return -1;
+        p++;
+        if (digits(&p, 2, d) < 0)
+            return -1;
+    } else {
+        p = s;
+        if (digits(&p, 4, y) < 0 || p - s != 4 || digits(&p, 2, m) < 0 || p - s != 6 ||
+            digits(&p, 2, d) < 0 || p - s != 8)
+            return -1;
     }
     if (*y < 1900 || *y > 2100 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
         return -1;
-    return n;
+    return (int)(p - s);
+}
+
+/* Writes `v` as `width` digits, zero-padded (0 <= v < 10^width). */
+static char *put_digits(char *out, int v, int width) {
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+    return out + width;
+}
+
+/* YYYY-MM-DD into out (no terminator); returns the end. */
+static char *put_date(char *out, int y, int m, int d) {
+    out = put_digits(out, y, 4);
+    *out++ = '-';
+    out = put_digits(out, m, 2);
+    *out++ = '-';
+    return put_digits(out, d, 2);
 }
 
 int em_parse_date(const char *text, char out[11]) {
@@ -55,9 +95,7 @@ int em_parse_date(const char *text, char out[11]) {
     /* A time part is allowed and dropped: a date column keeps the day. */
     if (s[n] != '\0' && s[n] != ' ' && s[n] != 'T')
         return -1;
-    char tmp[64]; /* wide enough for any int, so the compiler sees no truncation */
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y, m, d);
-    memcpy(out, tmp, 11);
+    *put_date(out, y, m, d) = '\0';
     return 0;
 }
 
@@ -70,14 +108,13 @@ int em_parse_datetime(const char *text, char out[20]) {
         return -1;
     const char *rest = s + n;
     if (*rest == 'T' || *rest == ' ') {
-        int used = 0;
-        if (sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &used) != 2)
+        rest++;
+        if (digits(&rest, 2, &hh) < 0 || *rest++ != ':' || digits(&rest, 2, &mm) < 0)
             return -1;
-        rest += 1 + used;
         if (*rest == ':') {
-            if (sscanf(rest + 1, "%2d%n", &ss, &used) != 1)
+            rest++;
+            if (digits(&rest, 2, &ss) < 0)
                 return -1;
-            rest += 1 + used;
             if (*rest == '.') /* fractional seconds: dropped */
                 for (rest++; isdigit((unsigned char)*rest); rest++)
                     ;
@@ -86,11 +123,16 @@ int em_parse_datetime(const char *text, char out[20]) {
     /* Times are Shanghai local time; an explicit +08 offset is the same thing. */
     if (strcmp(rest, "+08:00") == 0 || strcmp(rest, "+0800") == 0 || strcmp(rest, "+08") == 0)
         rest += strlen(rest);
-    if (*rest != '\0' || hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
+    if (*rest != '\0' || hh > 23 || mm > 59 || ss > 60)
         return -1;
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, hh, mm, ss);
-    memcpy(out, tmp, 20);
+    char *o = put_date(out, y, m, d);
+    *o++ = 'T';
+    o = put_digits(o, hh, 2);
+    *o++ = ':';
+    o = put_digits(o, mm, 2);
+    *o++ = ':';
+    o = put_digits(o, ss, 2);
+    *o = '\0';
     return 0;
 }
 
@@ -135,7 +177,7 @@ int em_parse_integer(const char *text, long long *out) {
     if (em_parse_real(text, &v) < 0 || strchr(text, '%'))
         return -1;
     /* Shapefiles and spreadsheets hand us integers as "1998.0"; accept integral reals. */
-    if (v != floor(v) || fabs(v) > 9.0e15)
+    if (v != floor(v) || fabs(v) > MAX_WHOLE)
         return -1;
     *out = (long long)v;
     return 0;
@@ -167,6 +209,23 @@ static void list_domain(const em_column *col, char *out, size_t outlen) {
     out[0] = '\0';
     for (int i = 0; col->domain[i] && used < outlen; i++)
         used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", col->domain[i]);
+}
+
+int em_field_bind_integer(sqlite3_stmt *st, int index, const em_column *col, long long value) {
+    switch (col->type) {
+    case EM_COL_INTEGER:
+        if (value > (long long)MAX_WHOLE || value < -(long long)MAX_WHOLE)
+            return -1;
+        return sqlite3_bind_int64(st, index, value) == SQLITE_OK ? 0 : -1;
+    case EM_COL_REAL:
+        return sqlite3_bind_double(st, index, (double)value) == SQLITE_OK ? 0 : -1;
+    case EM_COL_BOOL:
+        if (value != 0 && value != 1)
+            return -1;
+        return sqlite3_bind_int(st, index, (int)value) == SQLITE_OK ? 0 : -1;
+    default:
+        return -1;
+    }
 }
 
 int em_field_bind(sqlite3_stmt *st, int index, const em_column *col, const char *raw, char *why,

@@ -15,6 +15,12 @@
 int em_field_bind(sqlite3_stmt *st, int index, const em_column *col, const char *raw, char *why,
                   size_t whylen);
 
+/* Bind a whole number read as a number (not as text) for an INTEGER, REAL or BOOL
+ * column, exactly as em_field_bind() would bind its decimal text. Returns 0, or -1
+ * when em_field_bind() must decide instead (another type, or a value it refuses,
+ * which it then names in its reason). */
+int em_field_bind_integer(sqlite3_stmt *st, int index, const em_column *col, long long value);
+
 /* Each returns 0 and writes the canonical form, or -1 when `text` is not one. */
 int em_parse_date(const char *text, char out[11]);     /* YYYY-MM-DD */
 int em_parse_datetime(const char *text, char out[20]); /* YYYY-MM-DDTHH:MM:SS */

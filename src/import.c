@@ -4,6 +4,8 @@
 #include "fields.h"
 #include "layers.h"
 #include "links.h"
+#include "rtree_bulk.h"
+#include "spatialite_blob.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -22,6 +24,19 @@
 /* Rejections beyond this many are counted but not listed one by one. */
 #define MAX_LISTED_REJECTIONS 50
 #define MAX_LOOKUP_VALUES 64
+/* Features are written this many to an INSERT: SQLite's per-statement work (a
+ * statement journal, and a temporary table for each of the schema's CHECK (x IN
+ * (...)) lists) is then done once per batch instead of once per row. */
+#define BATCH_ROWS 32
+
+/* A feature checked and bound, waiting for its batch to be written. */
+typedef struct {
+    OGRFeatureH feature;
+    long index;
+    int repaired;
+    char repair_note[512];
+    em_strbuf blob; /* its SpatiaLite geometry */
+} staged_feature;
 
 typedef struct {
     const em_layer *layer;
@@ -34,11 +49,20 @@ typedef struct {
     int *column_source;                     /* per layer column: source field index or -1 */
     const char **column_fixed;              /* per layer column: --set value or NULL */
     int *field_is_extra;                    /* per source field: 1 if kept in `extra` */
+    int *field_is_integer;                  /* per source field: 1 if OGR reads a whole number */
     int nfields;
     int key_column;          /* layer column used to name features, or -1 */
     int wkt_field;           /* CSV field holding WKT we parse, or -1 */
     const char *recode_from; /* text encoding to convert to UTF-8, or NULL */
-    sqlite3_stmt *insert;
+    sqlite3_stmt *insert;    /* one row */
+    sqlite3_stmt *batch;     /* BATCH_ROWS rows */
+    sqlite3_stmt *target;    /* where the row being bound goes: insert or batch */
+    int base;                /* and the parameter number before its first value */
+    int nparams;             /* parameters of one row */
+    staged_feature staged[BATCH_ROWS];
+    int nstaged;
+    unsigned char *wkb; /* the current feature's WKB, reused from row to row */
+    size_t wkb_cap;
     sqlite3_stmt *valid_reason;
     sqlite3_stmt *estate_exists;
     long long first_new_id;             /* ids from here on are this import's rows */
@@ -88,12 +112,56 @@ static int check_zip(const char *path, const char *vsipath, em_error *err) {
     return 0;
 }
 
-/* GDAL opens a shapefile whose .dbf is missing or broken as one without fields. */
+/* Whether the dBASE header of `path` is self-consistent: the record length is one
+ * deletion byte plus the field lengths, the descriptors end with 0x0D, and the file
+ * holds every record. GDAL reads a garbled header as fields with garbage names,
+ * which would otherwise surface as a misleading "no field for column" message. */
+static int dbf_header_consistent(const char *path) {
+    VSILFILE *f = VSIFOpenL(path, "rb");
+    if (!f)
+        return 1; /* a missing .dbf: GDAL reports no fields, checked below */
+    unsigned char head[32];
+    int ok = VSIFReadL(head, 1, sizeof head, f) == sizeof head;
+    unsigned long long records =
+        ok ? (unsigned long long)head[4] | (unsigned long long)head[5] << 8 |
+                 (unsigned long long)head[6] << 16 | (unsigned long long)head[7] << 24
+           : 0;
+    unsigned header_len = ok ? head[8] | (unsigned)head[9] << 8 : 0;
+    unsigned record_len = ok ? head[10] | (unsigned)head[11] << 8 : 0;
+    ok = ok && header_len >= 33 && record_len >= 1;
+    unsigned sum = 1, offset = 32;
+    unsigned char field[32] = {0};
+    while (ok && offset < header_len) {
+        if (VSIFReadL(field, 1, 1, f) != 1) {
+            ok = 0;
+            break;
+        }
+        if (field[0] == 0x0D)
+            break;
+        ok = VSIFReadL(field + 1, 1, 31, f) == 31;
+        sum += field[16];
+        offset += 32;
+    }
+    ok = ok && field[0] == 0x0D && sum == record_len;
+    if (ok && VSIFSeekL(f, 0, SEEK_END) == 0)
+        ok = VSIFTellL(f) >= header_len + records * record_len;
+    VSIFCloseL(f);
+    return ok;
+}
+
+/* GDAL opens a shapefile whose .dbf is missing or broken as one without fields, or
+ * with garbage ones. */
 static int check_shapefile_fields(import_job *job, em_error *err) {
     GDALDriverH driver = GDALGetDatasetDriver(job->dataset);
     if (!driver || strcmp(GDALGetDriverShortName(driver), "ESRI Shapefile") != 0)
         return 0;
-    if (OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(job->source)) > 0)
+    int consistent = 1;
+    char **files = GDALGetFileList(job->dataset);
+    for (char **name = files; name && *name; name++)
+        if (has_suffix(*name, ".dbf"))
+            consistent = dbf_header_consistent(*name);
+    CSLDestroy(files);
+    if (consistent && OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(job->source)) > 0)
         return 0;
     return em_fail(err, EM_ERR_INPUT,
                    "%s: the attribute table %s.dbf is missing, truncated or damaged (GDAL read "
@@ -237,8 +305,13 @@ static int plan_fields(import_job *job, em_error *err) {
     job->column_source = malloc(sizeof(int) * layer->ncolumns);
     job->column_fixed = calloc(layer->ncolumns, sizeof(char *));
     job->field_is_extra = malloc(sizeof(int) * (size_t)(job->nfields + 1));
-    if (!job->column_source || !job->column_fixed || !job->field_is_extra)
+    job->field_is_integer = malloc(sizeof(int) * (size_t)(job->nfields + 1));
+    if (!job->column_source || !job->column_fixed || !job->field_is_extra || !job->field_is_integer)
         return em_fail(err, EM_ERR_RUNTIME, "out of memory");
+    for (int f = 0; f < job->nfields; f++) {
+        OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, f));
+        job->field_is_integer[f] = t == OFTInteger || t == OFTInteger64;
+    }
     for (size_t c = 0; c < layer->ncolumns; c++)
         job->column_source[c] = -1;
     for (int f = 0; f < job->nfields; f++)
@@ -355,15 +428,18 @@ static int lookup_known(const import_job *job, const char *value) {
 
 /* Row-by-row upkeep that a bulk load can do once at the end instead: the layer's
  * secondary indexes (built sorted, when the table starts empty), our version-bump
- * insert trigger (one bump per import), and SpatiaLite's insert triggers, which
- * re-check what the importer has already checked and which CreateSpatialIndex()
- * restores. The DDL to restore comes from our own schema (sqlite_master). */
+ * insert trigger (one bump per import), and SpatiaLite's insert triggers: the R*Tree
+ * one (the index is brought up to date at the end, see rtree_bulk.h), the geometry
+ * constraint one (encode_geometry checks the same: class and SRID) and the one that
+ * stamps geometry_columns_time (stamped once at the end instead). The DDL to restore
+ * comes from the schema itself (sqlite_master). */
 static int defer_upkeep(import_job *job, em_error *err) {
     sqlite3_stmt *st = em_db_prepare(
         job->db,
         "SELECT group_concat(sql, ';'), group_concat('DROP ' || type || ' \"' || name || '\"', "
         "';') FROM sqlite_master WHERE tbl_name = ?1 AND sql IS NOT NULL AND ((type = 'index' "
-        "AND ?2) OR (type = 'trigger' AND name = ?1 || '_bump_ins'))",
+        "AND ?2) OR (type = 'trigger' AND name IN (?1 || '_bump_ins', 'ggi_' || ?1 || '_geom', "
+        "'tmi_' || ?1 || '_geom', 'gii_' || ?1 || '_geom')))",
         err);
     if (!st)
         return -1;
@@ -377,21 +453,12 @@ static int defer_upkeep(import_job *job, em_error *err) {
     sqlite3_finalize(st);
     int rc = drops ? em_db_exec(job->db, drops, err) : 0;
     free(drops);
-    if (rc == 0) {
-        char sql[256];
-        snprintf(sql, sizeof sql,
-                 "DROP TRIGGER IF EXISTS ggi_%s_geom; DROP TRIGGER IF EXISTS tmi_%s_geom",
-                 job->layer->table, job->layer->table);
-        rc = em_db_exec(job->db, sql, err);
-    }
     return rc;
 }
 
-static int restore_upkeep(import_job *job, em_error *err) {
-    if (job->deferred_ddl && em_db_exec(job->db, job->deferred_ddl, err) < 0)
-        return -1;
-    sqlite3_stmt *st = em_db_prepare(
-        job->db, "UPDATE layer_versions SET version = version + 1 WHERE layer = ?", err);
+/* Run `sql` with the layer's table bound to ?1. */
+static int exec_for_layer(import_job *job, const char *sql, em_error *err) {
+    sqlite3_stmt *st = em_db_prepare(job->db, sql, err);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, job->layer->table, -1, SQLITE_STATIC);
@@ -400,25 +467,46 @@ static int restore_upkeep(import_job *job, em_error *err) {
     return rc == 0 ? 0 : em_fail(err, EM_ERR_RUNTIME, "%s", em_db_error(job->db));
 }
 
+static int restore_upkeep(import_job *job, em_error *err) {
+    if (job->deferred_ddl && em_db_exec(job->db, job->deferred_ddl, err) < 0)
+        return -1;
+    return exec_for_layer(job, "UPDATE layer_versions SET version = version + 1 WHERE layer = ?1",
+                          err) < 0 ||
+                   exec_for_layer(job,
+                                  "UPDATE geometry_columns_time SET last_insert = "
+                                  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE "
+                                  "lower(f_table_name) = lower(?1) AND f_geometry_column = 'geom'",
+                                  err) < 0
+               ? -1
+               : 0;
+}
+
 static int prepare_statements(import_job *job, em_error *err) {
     const em_layer *layer = job->layer;
     int spatial = em_layer_is_spatial(layer);
     /* Table and column names come from the compiled-in layer list, never from input. */
     char sql[4096];
-    size_t used = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s (", layer->table);
+    job->nparams = (int)layer->ncolumns + (spatial ? 2 : 0);
+    em_strbuf text;
+    em_strbuf_init(&text);
+    em_strbuf_printf(&text, "INSERT INTO %s (", layer->table);
     for (size_t c = 0; c < layer->ncolumns; c++)
-        used += (size_t)snprintf(sql + used, sizeof sql - used, "%s%s", c ? ", " : "",
-                                 layer->columns[c].name);
-    if (spatial)
-        used += (size_t)snprintf(sql + used, sizeof sql - used, ", extra, geom");
-    used += (size_t)snprintf(sql + used, sizeof sql - used, ") VALUES (");
-    for (size_t c = 0; c < layer->ncolumns; c++)
-        used += (size_t)snprintf(sql + used, sizeof sql - used, "%s?", c ? ", " : "");
-    if (spatial)
-        used += (size_t)snprintf(sql + used, sizeof sql - used, ", ?, GeomFromWKB(?, 4326)");
-    snprintf(sql + used, sizeof sql - used, ")");
-    job->insert = em_db_prepare(job->db, sql, err);
-    if (!job->insert)
+        em_strbuf_printf(&text, "%s%s", c ? ", " : "", layer->columns[c].name);
+    em_strbuf_puts(&text, spatial ? ", extra, geom) VALUES " : ") VALUES ");
+    for (int row = 0; row < BATCH_ROWS; row++) {
+        em_strbuf_puts(&text, row ? ", (" : "(");
+        for (int c = 0; c < job->nparams; c++)
+            em_strbuf_puts(&text, c ? ", ?" : "?");
+        em_strbuf_putc(&text, ')');
+        if (row == 0) /* the one-row statement is the start of the batch one */
+            job->insert = text.failed ? NULL : em_db_prepare(job->db, em_strbuf_cstr(&text), err);
+    }
+    job->batch =
+        job->insert && !text.failed ? em_db_prepare(job->db, em_strbuf_cstr(&text), err) : NULL;
+    if (text.failed)
+        em_fail(err, EM_ERR_RUNTIME, "out of memory");
+    em_strbuf_free(&text);
+    if (!job->insert || !job->batch)
         return -1;
     if (spatial) {
         job->valid_reason =
@@ -443,33 +531,12 @@ static int prepare_statements(import_job *job, em_error *err) {
         job->first_new_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
         sqlite3_finalize(st);
     }
+    /* SpatiaLite keeps the R*Tree current with a per-row trigger that prepares a
+     * statement on every call; deferring it and bringing the index up to date once
+     * at the end is many times faster. All of it is inside the import's transaction,
+     * so a failure restores the old index and triggers too. */
     if (spatial && defer_upkeep(job, err) < 0)
         return -1;
-    if (spatial) {
-        /* SpatiaLite keeps the R*Tree current with a per-row trigger that prepares a
-         * statement on every call; dropping the index for the import and building it
-         * once at the end is several times faster, as GDAL does. All of it is inside
-         * the import's transaction, so a failure restores the old index too. */
-        snprintf(sql, sizeof sql,
-                 "SELECT DisableSpatialIndex('%s', 'geom'); DROP TABLE idx_%s_geom;", layer->table,
-                 layer->table);
-        if (em_db_exec(job->db, sql, err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int rebuild_spatial_index(import_job *job, em_error *err) {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom')", job->layer->table);
-    sqlite3_stmt *st = em_db_prepare(job->db, sql, err);
-    if (!st)
-        return -1;
-    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-    sqlite3_finalize(st);
-    if (!ok)
-        return em_fail(err, EM_ERR_RUNTIME, "rebuilding the spatial index of %s failed",
-                       job->layer->table);
     return 0;
 }
 
@@ -677,15 +744,25 @@ static void describe_feature(import_job *job, OGRFeatureH f, long index, char *o
     }
 }
 
-static void note(import_job *job, const char *kind, const char *who, const char *why) {
+/* Report a rejected or repaired feature, naming it by its number and key. */
+static void note(import_job *job, const char *kind, OGRFeatureH f, long index, const char *why) {
     if (!job->opt->log)
         return;
     long n = strcmp(kind, "rejected") == 0 ? job->result->rejected : job->result->repaired;
-    if (n <= MAX_LISTED_REJECTIONS)
+    char who[256];
+    if (n <= MAX_LISTED_REJECTIONS) {
+        describe_feature(job, f, index, who, sizeof who);
         fprintf(job->opt->log, "%s%s %s: %s\n", job->opt->progress ? "\r\033[K" : "", kind, who,
                 why);
-    else if (n == MAX_LISTED_REJECTIONS + 1)
+    } else if (n == MAX_LISTED_REJECTIONS + 1)
         fprintf(job->opt->log, "(further %s features are counted, not listed)\n", kind);
+}
+
+/* Count and report a rejected feature; returns 0, import_feature's "rejected". */
+static int reject(import_job *job, OGRFeatureH f, long index, const char *why) {
+    job->result->rejected++;
+    note(job, "rejected", f, index, why);
+    return 0;
 }
 
 static int valid_utf8(const char *s) {
@@ -706,23 +783,27 @@ static int valid_utf8(const char *s) {
     return 1;
 }
 
-/* A field's text as UTF-8 (caller frees), NULL when unset; fails when the bytes are
- * not UTF-8, so that mis-decoded text never reaches the database. */
-static int field_text(import_job *job, OGRFeatureH f, int field, char **out, char *why,
-                      size_t whylen) {
+/* A field's text as UTF-8 in *out, NULL when unset; fails when the bytes are not
+ * UTF-8, so that mis-decoded text never reaches the database. *out points into the
+ * feature, valid until the next field is read, or, for text recoded from another
+ * encoding, to *owned, which the caller frees with CPLFree. */
+static int field_text(import_job *job, OGRFeatureH f, int field, const char **out, char **owned,
+                      char *why, size_t whylen) {
     *out = NULL;
+    *owned = NULL;
     if (field < 0 || !OGR_F_IsFieldSetAndNotNull(f, field))
         return 0;
-    const char *raw = OGR_F_GetFieldAsString(f, field);
-    char *text = job->recode_from ? CPLRecode(raw, job->recode_from, CPL_ENC_UTF8) : CPLStrdup(raw);
+    const char *text = OGR_F_GetFieldAsString(f, field);
+    if (job->recode_from)
+        text = *owned = CPLRecode(text, job->recode_from, CPL_ENC_UTF8);
     if (!valid_utf8(text)) {
         snprintf(why, whylen, "field %s is not UTF-8 text; pass --encoding (e.g. GBK)",
                  OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(OGR_F_GetDefnRef(f), field)));
-        CPLFree(text);
+        CPLFree(*owned);
+        *owned = NULL;
         return -1;
     }
-    *out = strdup(text);
-    CPLFree(text);
+    *out = text;
     return 0;
 }
 
@@ -743,11 +824,12 @@ static char *extra_json(import_job *job, OGRFeatureH f) {
             value = json_object_new_double(OGR_F_GetFieldAsDouble(f, i));
             break;
         default: {
-            char *text = NULL, why[128];
-            if (field_text(job, f, i, &text, why, sizeof why) < 0 || !text)
+            const char *text = NULL;
+            char *owned = NULL, why[128];
+            if (field_text(job, f, i, &text, &owned, why, sizeof why) < 0 || !text)
                 continue; /* bind_columns has already refused a non-UTF-8 feature */
             value = json_object_new_string(text);
-            free(text);
+            CPLFree(owned);
         }
         }
         if (!obj)
@@ -791,7 +873,7 @@ static int bind_column(import_job *job, OGRFeatureH f, size_t c, const char *raw
         }
         raw = canonical;
     }
-    if (em_field_bind(job->insert, (int)c + 1, col, raw, why, whylen) < 0)
+    if (em_field_bind(job->target, job->base + (int)c + 1, col, raw, why, whylen) < 0)
         return -1;
     if (col->required && (!raw || !*raw)) {
         snprintf(why, whylen, "%s is required but empty", col->name);
@@ -816,20 +898,26 @@ static int bind_columns(import_job *job, OGRFeatureH f, char *why, size_t whylen
         if (!job->field_is_extra[i] || job->recode_from || !OGR_F_IsFieldSetAndNotNull(f, i))
             continue;
         if (!valid_utf8(OGR_F_GetFieldAsString(f, i))) {
-            char *ignored = NULL;
-            field_text(job, f, i, &ignored, why, whylen);
+            const char *ignored;
+            char *owned;
+            field_text(job, f, i, &ignored, &owned, why, whylen);
             return -1;
         }
     }
     for (size_t c = 0; c < job->layer->ncolumns; c++) {
+        /* A whole number goes in as the number, not printed and parsed back. */
+        int src = job->column_source[c];
+        if (!job->column_fixed[c] && src >= 0 && job->field_is_integer[src] &&
+            OGR_F_IsFieldSetAndNotNull(f, src) &&
+            em_field_bind_integer(job->target, job->base + (int)c + 1, &job->layer->columns[c],
+                                  OGR_F_GetFieldAsInteger64(f, src)) == 0)
+            continue;
         char *owned = NULL;
         const char *raw = job->column_fixed[c];
-        if (!raw && field_text(job, f, job->column_source[c], &owned, why, whylen) < 0)
+        if (!raw && field_text(job, f, job->column_source[c], &raw, &owned, why, whylen) < 0)
             return -1;
-        if (!raw)
-            raw = owned;
         int rc = bind_column(job, f, c, raw, why, whylen);
-        free(owned);
+        CPLFree(owned);
         if (rc < 0)
             return -1;
     }
@@ -870,16 +958,78 @@ static int parse_wkt(import_job *job, OGRFeatureH f, OGRGeometryH *out, char *wh
     return 0;
 }
 
-/* Imports one feature. Returns 1 imported, 0 rejected, -1 on a database failure. */
-static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *err) {
-    char why[512] = "", who[256];
-    int repaired = 0;
-    unsigned char *wkb = NULL;
-    int wkb_size = 0;
-    sqlite3_reset(job->insert);
-    sqlite3_clear_bindings(job->insert);
-    describe_feature(job, f, index, who, sizeof who);
+/* The SpatiaLite class each layer stores, as its geometry_columns row allows it:
+ * what SpatiaLite's insert trigger (deferred during the import) checks. */
+static int class_allowed(const em_layer *layer, int cls) {
+    switch (layer->geom) {
+    case EM_GEOM_POINT:
+        return cls == 1;
+    case EM_GEOM_POLYGON:
+        return cls == 3;
+    case EM_GEOM_MULTIPOLYGON:
+        return cls == 6;
+    case EM_GEOM_LINEAL_OR_POLYGONAL:
+        return cls == 5 || cls == 6;
+    case EM_GEOM_NONE:
+        break;
+    }
+    return 0;
+}
 
+/* Turn the geometry to store into its SpatiaLite BLOB in `blob`. Takes ownership of
+ * g. Returns 0, -1 with a reason, or -2 when out of memory. */
+static int encode_geometry(import_job *job, OGRGeometryH g, em_strbuf *blob, char *why,
+                           size_t whylen) {
+    size_t size = (size_t)OGR_G_WkbSize(g);
+    if (size > job->wkb_cap) {
+        unsigned char *more = realloc(job->wkb, size);
+        if (!more) {
+            OGR_G_DestroyGeometry(g);
+            return -2;
+        }
+        job->wkb = more;
+        job->wkb_cap = size;
+    }
+    OGR_G_ExportToWkb(g, wkbNDR, job->wkb);
+    OGR_G_DestroyGeometry(g);
+    em_strbuf_reset(blob);
+    if (em_splite_from_wkb(job->wkb, size, 4326, blob) < 0) {
+        if (blob->failed)
+            return -2;
+        snprintf(why, whylen, "geometry SpatiaLite cannot store");
+        return -1;
+    }
+    int cls = (unsigned char)blob->data[39] | (unsigned char)blob->data[40] << 8;
+    if (!class_allowed(job->layer, cls)) {
+        snprintf(why, whylen, "geometry class %d does not fit the %s layer", cls, job->layer->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Bind a staged feature's row (columns, extra, geometry) into job->target after
+ * parameter job->base. Returns 0, or -1 with a reason. */
+static int bind_row(import_job *job, staged_feature *s, char *why, size_t whylen) {
+    if (bind_columns(job, s->feature, why, whylen) < 0)
+        return -1;
+    if (em_layer_is_spatial(job->layer)) {
+        int n = job->base + (int)job->layer->ncolumns;
+        char *extra = extra_json(job, s->feature);
+        sqlite3_bind_text(job->target, n + 1, extra, -1, extra ? free : SQLITE_STATIC);
+        /* the BLOB stays as it is until the row is written */
+        sqlite3_bind_blob(job->target, n + 2, s->blob.data, (int)s->blob.len, SQLITE_STATIC);
+    }
+    return 0;
+}
+
+/* Check a feature and bind it into the next row of the batch. Returns 1 staged (the
+ * job owns f now), 0 rejected, -1 on a failure that ends the import. */
+static int stage_feature(import_job *job, OGRFeatureH f, long index, em_error *err) {
+    char why[512] = "";
+    staged_feature *s = &job->staged[job->nstaged];
+    s->feature = f;
+    s->index = index;
+    s->repaired = 0;
     if (em_layer_is_spatial(job->layer)) {
         OGRGeometryH g = OGR_F_StealGeometry(f);
         /* GDAL reads a column named WKT by itself, and reads what is not WKT as hex
@@ -888,68 +1038,88 @@ static int import_feature(import_job *job, OGRFeatureH f, long index, em_error *
             OGR_G_DestroyGeometry(g);
             g = NULL;
         }
-        if (!g && job->wkt_field >= 0 && parse_wkt(job, f, &g, why, sizeof why) < 0) {
-            job->result->rejected++;
-            note(job, "rejected", who, why);
-            return 0;
-        }
-        if (!g) {
-            job->result->rejected++;
-            note(job, "rejected", who, "no geometry");
-            return 0;
-        }
-        OGRGeometryH out = normalise_geometry(job, g, &repaired, why, sizeof why);
-        if (!out) {
-            job->result->rejected++;
-            note(job, "rejected", who, why);
-            return 0;
-        }
-        wkb_size = OGR_G_WkbSize(out);
-        wkb = malloc((size_t)wkb_size);
-        if (!wkb) {
-            OGR_G_DestroyGeometry(out);
+        if (!g && job->wkt_field >= 0 && parse_wkt(job, f, &g, why, sizeof why) < 0)
+            return reject(job, f, index, why);
+        if (!g)
+            return reject(job, f, index, "no geometry");
+        OGRGeometryH out = normalise_geometry(job, g, &s->repaired, why, sizeof why);
+        if (!out)
+            return reject(job, f, index, why);
+        if (s->repaired)
+            snprintf(s->repair_note, sizeof s->repair_note, "%s", why);
+        int rc = encode_geometry(job, out, &s->blob, why, sizeof why);
+        if (rc == -2)
             return em_fail(err, EM_ERR_RUNTIME, "out of memory");
-        }
-        OGR_G_ExportToWkb(out, wkbNDR, wkb);
-        OGR_G_DestroyGeometry(out);
+        if (rc < 0)
+            return reject(job, f, index, why);
     }
-    char repair_note[512];
-    snprintf(repair_note, sizeof repair_note, "%s", why);
-    if (bind_columns(job, f, why, sizeof why) < 0) {
-        free(wkb);
-        job->result->rejected++;
-        note(job, "rejected", who, why);
-        return 0;
-    }
-    int n = (int)job->layer->ncolumns;
-    char *extra = NULL;
-    if (em_layer_is_spatial(job->layer)) {
-        extra = extra_json(job, f);
-        sqlite3_bind_text(job->insert, n + 1, extra, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(job->insert, n + 2, wkb, wkb_size, SQLITE_TRANSIENT);
-    }
-    int rc = sqlite3_step(job->insert);
-    free(wkb);
-    free(extra);
-    if (rc == SQLITE_DONE) {
-        if (repaired) {
-            job->result->repaired++;
-            note(job, "repaired", who, repair_note);
-        }
-        return 1;
-    }
-    /* SpatiaLite's geometry triggers RAISE(ROLLBACK): if that ended our transaction,
-     * carrying on would commit the rest piecemeal, so the import stops here. */
+    job->target = job->batch;
+    job->base = job->nstaged * job->nparams;
+    if (bind_row(job, s, why, sizeof why) < 0)
+        return reject(job, f, index, why);
+    job->nstaged++;
+    return 1;
+}
+
+/* After a failed write: a ROLLBACK raised by a trigger ends the transaction, and
+ * carrying on would commit the rest piecemeal, so that stops the import. Returns 0
+ * for a constraint the caller deals with, else -1. */
+static int write_failed(import_job *job, int rc, const staged_feature *s, em_error *err) {
+    char who[256] = "a batch of features";
+    if (s)
+        describe_feature(job, s->feature, s->index, who, sizeof who);
     if (sqlite3_get_autocommit(job->db->sql))
         return em_fail(err, EM_ERR_RUNTIME, "%s: the database rolled the import back: %s", who,
                        em_db_error(job->db));
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        explain_constraint(job, why, sizeof why);
-        job->result->rejected++;
-        note(job, "rejected", who, why);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return 0;
-    }
     return em_fail(err, EM_ERR_RUNTIME, "writing %s: %s", who, em_db_error(job->db));
+}
+
+/* Write one staged feature on its own. Returns 1 imported, 0 rejected, -1 failure. */
+static int insert_one(import_job *job, staged_feature *s, em_error *err) {
+    char why[512];
+    sqlite3_reset(job->insert);
+    job->target = job->insert;
+    job->base = 0;
+    if (bind_row(job, s, why, sizeof why) < 0)
+        return reject(job, s->feature, s->index, why);
+    int rc = sqlite3_step(job->insert);
+    if (rc == SQLITE_DONE)
+        return 1;
+    if (write_failed(job, rc, s, err) < 0)
+        return -1;
+    explain_constraint(job, why, sizeof why);
+    return reject(job, s->feature, s->index, why);
+}
+
+/* Write the staged features: a full batch in one statement; when one of its rows
+ * breaks a constraint (the statement then writes nothing), and for a last, partial
+ * batch, one by one, so that each bad feature is rejected by name. */
+static int flush_staged(import_job *job, em_error *err) {
+    int whole = 0;
+    if (job->nstaged == BATCH_ROWS) {
+        int rc = sqlite3_step(job->batch);
+        sqlite3_reset(job->batch);
+        whole = rc == SQLITE_DONE;
+        if (!whole && write_failed(job, rc, NULL, err) < 0)
+            return -1;
+    }
+    for (int i = 0; i < job->nstaged; i++) {
+        staged_feature *s = &job->staged[i];
+        int rc = whole ? 1 : insert_one(job, s, err);
+        if (rc < 0)
+            return -1; /* job_free destroys the features still staged */
+        job->result->imported += rc;
+        if (rc == 1 && s->repaired) {
+            job->result->repaired++;
+            note(job, "repaired", s->feature, s->index, s->repair_note);
+        }
+        OGR_F_Destroy(s->feature);
+        s->feature = NULL;
+    }
+    job->nstaged = 0;
+    return 0;
 }
 
 static void draw_progress(const import_job *job, long done, long total) {
@@ -965,6 +1135,13 @@ static void draw_progress(const import_job *job, long done, long total) {
 static void job_free(import_job *job) {
     free(job->deferred_ddl);
     sqlite3_finalize(job->insert);
+    sqlite3_finalize(job->batch);
+    free(job->wkb);
+    for (int i = 0; i < BATCH_ROWS; i++) {
+        if (i < job->nstaged && job->staged[i].feature)
+            OGR_F_Destroy(job->staged[i].feature);
+        em_strbuf_free(&job->staged[i].blob);
+    }
     sqlite3_finalize(job->valid_reason);
     sqlite3_finalize(job->estate_exists);
     if (job->to_lonlat)
@@ -976,6 +1153,7 @@ static void job_free(import_job *job) {
     free(job->column_source);
     free(job->column_fixed);
     free(job->field_is_extra);
+    free(job->field_is_integer);
 }
 
 int em_import_parse_pair(char *text, em_import_pair *pair) {
@@ -1012,7 +1190,9 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
     if (load_lookup(&job, err) < 0 || prepare_statements(&job, err) < 0)
         goto rollback;
 
-    long total = OGR_L_GetFeatureCount(job.source, 0);
+    /* Only the progress bar needs the count, and a CSV source counts by reading the
+     * whole file once more. */
+    long total = opt->progress && opt->log ? (long)OGR_L_GetFeatureCount(job.source, 0) : 0;
     long step = total > 100 ? total / 100 : 1;
     OGRFeatureH f;
     OGR_L_ResetReading(job.source);
@@ -1024,11 +1204,11 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
         if (!f)
             break;
         result->read++;
-        int imported = import_feature(&job, f, result->read, err);
-        OGR_F_Destroy(f);
-        if (imported < 0)
+        int staged = stage_feature(&job, f, result->read, err);
+        if (staged <= 0)
+            OGR_F_Destroy(f);
+        if (staged < 0 || (job.nstaged == BATCH_ROWS && flush_staged(&job, err) < 0))
             goto rollback;
-        result->imported += imported;
         if (result->read % step == 0)
             draw_progress(&job, result->read, total);
     }
@@ -1037,6 +1217,8 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
                 result->read, CPLGetLastErrorMsg());
         goto rollback;
     }
+    if (flush_staged(&job, err) < 0)
+        goto rollback;
     if (opt->progress && opt->log && total > 0)
         fprintf(opt->log, "\r\033[K");
     if (result->rejected > 0 && !opt->skip_invalid) {
@@ -1047,8 +1229,9 @@ int em_import(em_db *db, const em_import_options *opt, em_import_result *result,
         goto rollback;
     }
     if (em_layer_is_spatial(job.layer) &&
-        (restore_upkeep(&job, err) < 0 || rebuild_spatial_index(&job, err) < 0 ||
-         em_links_after_write(db, job.layer->name, job.first_new_id, err) < 0))
+        (em_spatial_index_update(db, job.layer->table, job.first_new_id, err) < 0 ||
+         em_links_after_write(db, job.layer->name, job.first_new_id, err) < 0 ||
+         restore_upkeep(&job, err) < 0))
         goto rollback;
     if (em_db_commit(db, err) < 0)
         goto rollback;

@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import os
+import random
 import re
 import socket
 import struct
@@ -663,7 +664,7 @@ def broken_dbf(tmp):
 
 def garbage_dbf(tmp):
     shp = _shapefile(tmp)
-    shp.with_suffix(".dbf").write_bytes(os.urandom(512))
+    shp.with_suffix(".dbf").write_bytes(random.Random(512).randbytes(512))
     return ["estates", shp]
 
 

@@ -3,6 +3,7 @@
 #include "fields.h"
 #include "testutil.h"
 
+#include <stdio.h>
 #include <string.h>
 
 START_TEST(dates) {
@@ -112,6 +113,54 @@ START_TEST(binding_checks_domains) {
 }
 END_TEST
 
+/* A whole number bound as a number must bind what its decimal text binds, and be
+ * left to em_field_bind() (-1) whenever that refuses the text. */
+START_TEST(integers_bind_like_their_text) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *a = NULL, *b = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT ?1, typeof(?1)", -1, &a, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT ?1, typeof(?1)", -1, &b, NULL), SQLITE_OK);
+    const em_layer *estates = em_layer_find("estates");
+    const char *columns[] = {"built_year", "floor_area_m2", "owners_cofund", "name", "plan_date"};
+    const long long values[] = {0,
+                                1,
+                                2,
+                                -5,
+                                1998,
+                                9000000000000000LL,
+                                9000000000000001LL,
+                                -9000000000000001LL,
+                                12345678901234567LL};
+    char why[256], text[32];
+    for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
+        const em_column *col = em_layer_column(estates, columns[c]);
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            snprintf(text, sizeof text, "%lld", values[v]);
+            int by_text = em_field_bind(a, 1, col, text, why, sizeof why);
+            int by_number = em_field_bind_integer(b, 1, col, values[v]);
+            if (by_text < 0 || col->type == EM_COL_TEXT || col->type == EM_COL_DATE) {
+                ck_assert_msg(by_number == -1, "%s=%s", columns[c], text);
+                continue;
+            }
+            ck_assert_msg(by_number == 0, "%s=%s", columns[c], text);
+            ck_assert_int_eq(sqlite3_step(a), SQLITE_ROW);
+            ck_assert_int_eq(sqlite3_step(b), SQLITE_ROW);
+            ck_assert_str_eq((const char *)sqlite3_column_text(a, 1),
+                             (const char *)sqlite3_column_text(b, 1));
+            ck_assert_msg(sqlite3_column_double(a, 0) == sqlite3_column_double(b, 0) &&
+                              sqlite3_column_int64(a, 0) == sqlite3_column_int64(b, 0),
+                          "%s=%s", columns[c], text);
+            sqlite3_reset(a);
+            sqlite3_reset(b);
+        }
+    }
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    sqlite3_close(db);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("fields");
     TCase *tc = tcase_create("core");
@@ -121,6 +170,7 @@ int main(void) {
     tcase_add_test(tc, numbers);
     tcase_add_test(tc, categories);
     tcase_add_test(tc, binding_checks_domains);
+    tcase_add_test(tc, integers_bind_like_their_text);
     suite_add_tcase(s, tc);
     return testutil_run(s);
 }
