@@ -236,6 +236,14 @@ def write(root):
                 L.append("Targets (set for Shanghai scale): " +
                          "; ".join(f"{w} {t}" for w, t in targets) + ".")
                 L.append("")
+        cpu = [r for r in sorted(e["rows"], key=row_key) if r.get("cpu_s")]
+        if cpu:
+            L.append("CPU seconds (user + system, median) beside those wall-clock times: " + "; ".join(
+                f"{r['what']}: estatemap {med(r['cpu_s']['estatemap']):.2f}, PostGIS "
+                f"{med(r['cpu_s']['peer']):.2f} (psql, backend and parallel workers)" for r in cpu)
+                + ". The machine was shared with other work, so a side running more processes"
+                " at once (PostgreSQL's parallel workers) gets more of the CPU and of the wall clock.")
+            L.append("")
         mem = e.get("memory")
         if mem:
             cache = mem.get("cache", {})
