@@ -1,5 +1,8 @@
 """BENCHMARKS.md and bench/cost.png from bench/results/SCALE/*.json (scripts/bench).
 
+notes.json in a scale's folder ({"notes": ["...", ...]}) adds paragraphs under its table:
+what was measured by hand, or why a row is missing.
+
 Every scale's results are kept, so runs at different scales (demo, 4, 10, shanghai)
 all appear; a later run of a row replaces only that row's file.
 """
@@ -33,7 +36,7 @@ def load(root):
             with open(path) as f:
                 doc = json.load(f)
             name = os.path.basename(path)[:-5]
-            if name in ("memory", "data", "render"):
+            if name in ("memory", "data", "render", "notes"):
                 entry[name] = doc
             else:
                 entry["rows"].append(doc)
@@ -61,8 +64,13 @@ def target_text(r):
     if t is None:
         return "—"
     m = med(r["ratios"])
-    need = f"≥ {t:.2f}×" if r["unit"] != "s" or t >= 1 else f"time ≤ {1 / t:.1f}× the peer's"
-    return f"{need}: **{'met' if m >= t else 'missed'}** ({m:.2f})"
+    if r["unit"] == "s":
+        need = f"time ≤ {1 / t:.1f}× the peer's"
+        got = f"{1 / m:.2g}× the peer's time"
+    else:
+        need = f"≥ {t:.1f}× the peer"
+        got = f"{m:.2f}×"
+    return f"{need}: **{'met' if m >= t else 'missed'}** ({got})"
 
 
 ROW_ORDER = ["import", "analysis", "export", "tiles", "ogc", "geojsonvt"]
@@ -179,11 +187,21 @@ def write(root):
          ""]
     sh = results.get("shanghai")
     if sh:
-        L += ["## Targets at Shanghai scale", "", "| row | target | median ratio |", "|---|---|---|"]
+        L += ["## Targets at Shanghai scale", "", "| row | target | median |", "|---|---|---|"]
         for r in sorted(sh["rows"], key=row_key):
             if r.get("target") is not None:
                 L.append(f"| {r['what']} | {target_text(r).split(':')[0]} | "
                          f"{target_text(r).split(': ', 1)[1]} |")
+        done = {r["row"] for r in sh["rows"]}
+        elsewhere = {}
+        for scale, e in results.items():
+            for r in e["rows"]:
+                if r.get("target") is not None and r["row"] not in done:
+                    elsewhere.setdefault(r["row"], (r["what"], []))[1].append(
+                        f"{label(scale)}: {target_text(r).split(': ', 1)[1]}")
+        for name, (what, where) in sorted(elsewhere.items()):
+            L.append(f"| {what} | not measured at Shanghai scale (see its notes) | "
+                     + "; ".join(where) + " |")
         mem = sh.get("memory")
         if mem:
             ok = mem["peak_rss_mb"] < 512
@@ -236,6 +254,8 @@ def write(root):
                 L.append("Targets (set for Shanghai scale): " +
                          "; ".join(f"{w} {t}" for w, t in targets) + ".")
                 L.append("")
+        for note in (e.get("notes") or {}).get("notes", []):
+            L += [note, ""]
         cpu = [r for r in sorted(e["rows"], key=row_key) if r.get("cpu_s")]
         if cpu:
             L.append("CPU seconds (user + system, median) beside those wall-clock times: " + "; ".join(
