@@ -119,3 +119,35 @@ def test_bad_scale_is_a_usage_error():
         p = subprocess.run([sys.executable, GEN, "--scale", bad], capture_output=True, text=True)
         assert p.returncode == 2, bad
         assert "--scale" in p.stderr and bad in p.stderr
+
+
+def test_prerender_writes_the_servers_tiles_to_mbtiles(two, bin_path, tmp_path):
+    """scripts/prerender crawls the server into an MBTiles file that GDAL reads, holding
+    exactly the server's non-empty tiles, byte for byte once unzipped."""
+    import gzip
+    import urllib.request
+
+    from osgeo import gdal
+    from conftest import RunningServer
+    _, db = two
+    server = RunningServer(bin_path, db, tmp_path)
+    try:
+        out = tmp_path / "t.mbtiles"
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "prerender"), "--url",
+                        server.base, "--layers", "towns,estates", "--zooms", "10-12", "-o",
+                        str(out)], check=True, timeout=600, capture_output=True)
+        con = sqlite3.connect(out)
+        meta = dict(con.execute("SELECT name, value FROM metadata"))
+        assert (meta["format"], meta["minzoom"], meta["maxzoom"]) == ("pbf", "10", "12")
+        assert [v["id"] for v in json.loads(meta["json"])["vector_layers"]] == ["towns", "estates"]
+        tiles = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+        assert {z for z, *_ in tiles} == {10, 11, 12}
+        for z, x, row, data in tiles[::7]:
+            y = (1 << z) - 1 - row
+            with urllib.request.urlopen(f"{server.base}/tiles/towns,estates/{z}/{x}/{y}.mvt") as r:
+                assert r.status == 200 and gzip.decompress(data) == r.read()
+        con.close()
+        ds = gdal.OpenEx(str(out), gdal.OF_VECTOR, open_options=["ZOOM_LEVEL=12"])
+        assert ds.GetLayerByName("estates").GetFeatureCount() > 0
+    finally:
+        assert server.stop() == 0
