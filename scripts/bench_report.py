@@ -66,7 +66,7 @@ def target_text(r):
     m = med(r["ratios"])
     if r["unit"] == "s":
         need = f"time ≤ {1 / t:.1f}× the peer's"
-        got = f"{1 / m:.2g}× the peer's time"
+        got = f"{1 / m:.2f}× the peer's time" if 1 / m >= 0.1 else f"{1 / m:.2g}× the peer's time"
     else:
         need = f"≥ {t:.1f}× the peer"
         got = f"{m:.2f}×"
@@ -270,8 +270,8 @@ def write(root):
             L.append(f"Memory: `estatemap serve` peak RSS {mem['peak_rss_mb']:.0f} MB under two 20 s "
                      f"wrk runs over all layers, both formats (default tile cache; "
                      f"{', '.join(f'{v:,.0f}' for v in mem['tiles_per_s'])} tiles/s); the cache "
-                     f"held {cache.get('bytes', 0) / 2**20:.1f} MiB in {cache.get('entries', 0):,.0f} "
-                     f"tiles, cap {cache.get('limit_bytes', 0) / 2**20:.0f} MiB."
+                     f"held {cache.get('bytes', 0):,.0f} bytes in {cache.get('entries', 0):,.0f} "
+                     f"tiles, cap {cache.get('limit_bytes', 0):,.0f} bytes."
                      + (f" With the cache off (the uncached tile rows): "
                         f"{mem['uncached_peak_rss_mb']:.0f} MB." if mem.get("uncached_peak_rss_mb")
                         else ""))
