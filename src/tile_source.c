@@ -174,6 +174,33 @@ static const char *as_of_column(const char *prop) {
     return NULL;
 }
 
+/* ?7, ?8: a polygon layer's R*Tree boxes narrower than ?7 and lower than ?8 (degrees)
+ * hold only rings smaller than the zoom's tolerance, which the tile drops
+ * (size_bounds): a low zoom tile does not read its many tiny estates at all. */
+#define SIZE_WHERE " AND (xmax - xmin >= ?7 OR ymax - ymin >= ?8)"
+
+static int polygonal(const em_layer *layer) {
+    return layer->geom == EM_GEOM_POLYGON || layer->geom == EM_GEOM_MULTIPOLYGON;
+}
+
+/* A ring's measure (tiles.c: sqrt of its area) is at most the larger side of its
+ * box, so a box whose sides are both under the tolerance in world units holds only
+ * dropped rings. Degrees to world units: x is lon / 360; y grows by at most
+ * 1 / (360 cos lat) a degree, lat taken at the tile's far edge plus the largest
+ * box that can pass (boxes meet the tile), capped at Web Mercator's limit. A
+ * margin of 0.1% keeps the rounding on the safe side (more rows read, never
+ * fewer); the R*Tree's own boxes are rounded outwards. */
+static void size_bounds(const em_tile_id *id, double out[2]) {
+    double tol =
+        id->z >= EM_TILE_MAX_ZOOM ? 0 : EM_TILE_TOLERANCE / (ldexp(1, id->z) * EM_TILE_EXTENT);
+    double b[4];
+    em_tile_bounds(id, EM_TILE_BUFFER, b);
+    double lat = fmax(fabs(b[1]), fabs(b[3])) + 360 * tol;
+    lat = fmin(lat, 85.0511287798) * M_PI / 180;
+    out[0] = 0.999 * 360 * tol;
+    out[1] = 0.999 * 360 * tol * cos(lat);
+}
+
 /* The tile query's columns (id, geometry, tags) FROM the layer, then `where`: the
  * R*Tree query, or one row by id for a point set's singletons. */
 static sqlite3_stmt *select_query(sqlite3 *db, const em_layer *layer, const char *where,
@@ -191,7 +218,8 @@ static sqlite3_stmt *select_query(sqlite3 *db, const em_layer *layer, const char
             em_strbuf_printf(&sql, ", t.\"%s\"", *p);
     }
     em_strbuf_printf(&sql, " FROM \"%s\" AS t WHERE ", layer->table);
-    em_strbuf_printf(&sql, where, layer->table, dated ? AS_OF_WHERE : "");
+    em_strbuf_printf(&sql, where, layer->table, polygonal(layer) ? SIZE_WHERE : "",
+                     dated ? AS_OF_WHERE : "");
     if (sql.failed) {
         em_strbuf_free(&sql);
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
@@ -207,11 +235,12 @@ static sqlite3_stmt *layer_query(em_tile_source *s, sqlite3 *db, const em_layer 
     attach(s, db);
     /* ?1 east, ?2 west, ?3 north, ?4 south: the R*Tree boxes that meet the tile's. */
     if (!s->query[k])
-        s->query[k] = select_query(db, layer,
-                                   "t.id IN (SELECT pkid FROM \"idx_%s_geom\""
-                                   " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4)"
-                                   "%s ORDER BY t.id",
-                                   err);
+        s->query[k] =
+            select_query(db, layer,
+                         "t.id IN (SELECT pkid FROM \"idx_%s_geom\""
+                         " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4%s)"
+                         "%s ORDER BY t.id",
+                         err);
     return s->query[k];
 }
 
@@ -621,10 +650,10 @@ static int cluster_set(cell *cells, const em_tile *t, const em_geom *g) {
 static int set_props_by_id(em_tile_source *s, sqlite3 *db, em_tile *t, const em_layer *layer,
                            em_tile_feature *f, em_error *err) {
     int k = em_tile_layer_index(layer);
-    if (!s->props[k] && !(s->props[k] = select_query(db, layer, "t.id = ?7", err)))
+    if (!s->props[k] && !(s->props[k] = select_query(db, layer, "t.id = ?9", err)))
         return -1;
     sqlite3_stmt *st = s->props[k];
-    sqlite3_bind_int64(st, 7, f->id);
+    sqlite3_bind_int64(st, 9, f->id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && set_props(t, f, layer, st) < 0)
         rc = SQLITE_NOMEM;
@@ -749,6 +778,12 @@ int em_tile_read_layer(em_tile_source *s, sqlite3 *db, em_tile *t, const em_laye
     size_t min = layer->geom == EM_GEOM_POINT ? (o->geoms ? EM_GEOM_CACHE_MIN_BYTES : SIZE_MAX)
                                               : em_geom_cache_min_bytes(o->geoms);
     sqlite3_bind_int64(st, 5, min > INT64_MAX ? INT64_MAX : (long long)min);
+    if (polygonal(layer)) {
+        double size[2];
+        size_bounds(&t->id, size);
+        sqlite3_bind_double(st, 7, size[0]);
+        sqlite3_bind_double(st, 8, size[1]);
+    }
     if (em_tile_layer_dated(layer)) {
         if (o->as_of)
             sqlite3_bind_text(st, 6, o->as_of, -1, SQLITE_TRANSIENT);
