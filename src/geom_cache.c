@@ -14,6 +14,7 @@ struct em_geom_cache {
     size_t nbuckets;
     em_geom **clock; /* every entry, in no order; `hand` sweeps it */
     size_t n, clockcap, hand;
+    unsigned building; /* layers whose point set a worker is reading (bit per layer) */
 };
 
 #define TABLE_BYTES(c) ((c)->nbuckets * sizeof *(c)->table + (c)->clockcap * sizeof *(c)->clock)
@@ -190,6 +191,24 @@ size_t em_geom_cache_min_bytes(em_geom_cache *c) {
     size_t min = c->bytes < c->cap / 2 ? 0 : EM_GEOM_CACHE_MIN_BYTES;
     pthread_mutex_unlock(&c->lock);
     return min;
+}
+
+int em_geom_cache_claim(em_geom_cache *c, int layer) {
+    if (!c || layer < 0 || layer >= 32)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    int free_now = !(c->building & 1u << layer);
+    c->building |= 1u << layer;
+    pthread_mutex_unlock(&c->lock);
+    return free_now;
+}
+
+void em_geom_cache_unclaim(em_geom_cache *c, int layer) {
+    if (!c || layer < 0 || layer >= 32)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->building &= ~(1u << layer);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void em_geom_cache_stats_get(em_geom_cache *c, em_geom_cache_stats *out) {

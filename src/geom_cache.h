@@ -42,6 +42,11 @@ void em_geom_cache_release(em_geom_cache *cache, em_geom *g);
  * put in) the cache now: 0 while it is under half its cap, then
  * EM_GEOM_CACHE_MIN_BYTES; SIZE_MAX for no cache. */
 size_t em_geom_cache_min_bytes(em_geom_cache *cache);
+/* One worker at a time reads a layer's point set (tile_source.c), so that its
+ * transient memory is not multiplied by the workers: 1 when the caller may
+ * (then em_geom_cache_unclaim), 0 when another worker is at it (or no cache). */
+int em_geom_cache_claim(em_geom_cache *cache, int layer);
+void em_geom_cache_unclaim(em_geom_cache *cache, int layer);
 
 typedef struct {
     size_t bytes, cap, entries;

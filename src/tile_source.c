@@ -436,7 +436,8 @@ typedef struct {
  * open flags in the geometry cache under the layer's data version, with a grid of
  * buckets to find a tile's points, so a clustered tile reads no rows but the tags
  * of its cells of one. Only without an as-of date, and only while the set fits in
- * half the cache's cap: a bigger layer leaves a marker and is read row by row. */
+ * half the cache's cap: a bigger layer leaves a marker and is read row by row.
+ * One worker at a time reads a set; the others' tiles read rows meanwhile. */
 
 #define POINT_SET_KEY LLONG_MIN
 #define GRID EM_POINT_GRID
@@ -571,9 +572,13 @@ static int point_set(em_tile_source *s, sqlite3 *db, const em_layer *layer,
     int k = em_tile_layer_index(layer);
     em_geom *g = em_geom_cache_get(o->geoms, k, POINT_SET_KEY, o->version);
     if (!g) {
+        if (!em_geom_cache_claim(o->geoms, k))
+            return 0; /* another worker is reading it: this tile reads rows */
         em_geom_cache_stats st;
         em_geom_cache_stats_get(o->geoms, &st);
-        if (!(g = point_set_read(s, db, layer, k, st.cap / 2, err)))
+        g = point_set_read(s, db, layer, k, st.cap / 2, err);
+        em_geom_cache_unclaim(o->geoms, k);
+        if (!g)
             return -1;
         g = em_geom_cache_put(o->geoms, k, POINT_SET_KEY, o->version, g);
     }
