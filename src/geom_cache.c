@@ -14,6 +14,7 @@ struct em_geom_cache {
     size_t nbuckets;
     em_geom **clock; /* every entry, in no order; `hand` sweeps it */
     size_t n, clockcap, hand;
+    unsigned building; /* layers whose point set a worker is reading (bit per layer) */
 };
 
 #define TABLE_BYTES(c) ((c)->nbuckets * sizeof *(c)->table + (c)->clockcap * sizeof *(c)->clock)
@@ -183,6 +184,33 @@ void em_geom_cache_release(em_geom_cache *c, em_geom *g) {
         em_geom_free(g);
 }
 
+size_t em_geom_cache_min_bytes(em_geom_cache *c) {
+    if (!c || c->cap == 0)
+        return SIZE_MAX;
+    pthread_mutex_lock(&c->lock);
+    size_t min = c->bytes < c->cap / 2 ? 0 : EM_GEOM_CACHE_MIN_BYTES;
+    pthread_mutex_unlock(&c->lock);
+    return min;
+}
+
+int em_geom_cache_claim(em_geom_cache *c, int layer) {
+    if (!c || layer < 0 || layer >= 32)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    int free_now = !(c->building & 1u << layer);
+    c->building |= 1u << layer;
+    pthread_mutex_unlock(&c->lock);
+    return free_now;
+}
+
+void em_geom_cache_unclaim(em_geom_cache *c, int layer) {
+    if (!c || layer < 0 || layer >= 32)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->building &= ~(1u << layer);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void em_geom_cache_stats_get(em_geom_cache *c, em_geom_cache_stats *out) {
     *out = (em_geom_cache_stats){0, 0, 0, 0, 0, 0};
     if (!c)
@@ -199,14 +227,15 @@ void em_geom_cache_render_metrics(em_geom_cache *c, em_strbuf *out) {
         const char *type, *name, *help;
     } m[] = {
         {"gauge", "estatemap_geom_cache_bytes",
-         "Memory held by the geometry cache of big features: coordinates, weights, bookkeeping "
+         "Memory held by the geometry cache: coordinates, weights, bookkeeping "
          "and its table."},
         {"gauge", "estatemap_geom_cache_limit_bytes",
          "The cap, from --geom-cache-mb (0: no cache)."},
         {"gauge", "estatemap_geom_cache_entries", "Features in the geometry cache."},
         {"counter", "estatemap_geom_cache_hits_total",
-         "Big features a tile took from the geometry cache."},
-        {"counter", "estatemap_geom_cache_misses_total", "Big features a tile had to decode."},
+         "Features a tile took from the geometry cache."},
+        {"counter", "estatemap_geom_cache_misses_total",
+         "Features a tile had to decode (and offered to the cache)."},
         {"counter", "estatemap_geom_cache_evictions_total",
          "Features evicted to stay under --geom-cache-mb."},
     };

@@ -158,6 +158,8 @@ typedef struct {
     size_t chunk;    /* its first run in xlo, xhi (em_tile_path) */
 } em_geom_part;
 
+#define EM_POINT_GRID 64
+
 typedef struct em_geom {
     em_geom_part *parts;
     size_t nparts;
@@ -166,6 +168,16 @@ typedef struct em_geom {
     double *xlo, *xhi; /* per run of EM_GEOM_CHUNK segments of each part */
     size_t nchunks;
     size_t bytes;
+    /* A point layer's point set instead (tile_source.c, clustering): npoints points
+     * in x, y, ascending ids in `ids`, `open` 1 for a report with status open;
+     * bucket b of a grid of EM_POINT_GRID^2 over `grid` (min x, min y, cell width,
+     * cell height) holds items[bucket[b] .. bucket[b + 1]), in id order. too_big:
+     * the layer has more points than the cache lets it keep (an empty marker). */
+    long long *ids;
+    unsigned char *open;
+    uint32_t *bucket, *items;
+    double grid[4];
+    int too_big;
     /* the geometry cache's bookkeeping (geom_cache.c) */
     int layer, refs, linked, used;
     long long id, version;
