@@ -322,6 +322,24 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A request answered before its body was read (413, 401, 403, ...) closes its
+ * connection. Closing with the body still arriving makes the kernel reset the
+ * connection, which can destroy the answer before the client reads it; so, like
+ * nginx's lingering close, read and drop what follows, up to a bound. A body
+ * declared larger than that is not waited for: its client is cut off either way. */
+#define EM_SERVER_DRAIN_MAX_BYTES (8LL << 20)
+
+static void drain_body(struct mg_connection *conn) {
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (!ri || ri->content_length > EM_SERVER_DRAIN_MAX_BYTES)
+        return;
+    char buf[16384];
+    long long left = EM_SERVER_DRAIN_MAX_BYTES;
+    int n;
+    while (left > 0 && (n = mg_read(conn, buf, sizeof buf)) > 0)
+        left -= n;
+}
+
 static int begin_request(struct mg_connection *conn) {
     double started = seconds_now();
     em_server *s = mg_get_user_data(mg_get_context(conn));
@@ -352,6 +370,8 @@ static int begin_request(struct mg_connection *conn) {
     }
     log_request(s, conn, req);
     em_metrics_observe_request(req->route, req->status, seconds_now() - started);
+    if (req->body_unread)
+        drain_body(conn);
     em_metrics_in_flight(-1);
     int status = req->status;
     em_http_free_params(req);
