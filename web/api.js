@@ -189,3 +189,17 @@ export async function download(path, fallbackName) {
   saveBlob(blob, name);
   return name;
 }
+
+// /api/export of `source` with the export form's choices (format, CRS, encoding for a
+// shapefile, language) and the caller's filter; saved as BASENAME.zip|.gpkg|...
+export function exportDownload(source, opts, filter, basename) {
+  const p = {
+    source,
+    format: opts.format,
+    crs: opts.crs,
+    encoding: opts.format === 'shp' ? opts.encoding : null,
+    lang: opts.lang,
+    ...filter,
+  };
+  return download(`/api/export${qs(p)}`, `${basename}.${opts.format === 'shp' ? 'zip' : opts.format}`);
+}

@@ -7,7 +7,7 @@
 // needs no new request: an estate is along a type when its distance is at or under the buffer,
 // exactly the server's rule.
 
-import { analysis, ApiError, download, qs } from './api.js';
+import { analysis, ApiError, exportDownload } from './api.js';
 import { collator, fmtNum, t } from './i18n.js';
 import { compileTheme, swatch } from './styles.js';
 import { CORRIDOR_TYPES } from './layers.js';
@@ -309,16 +309,8 @@ export class CorridorTool {
     }, 30);
   }
 
-  async exportAs(opts) {
-    const p = {
-      source: 'analysis:corridors',
-      format: opts.format,
-      crs: opts.crs,
-      encoding: opts.format === 'shp' ? opts.encoding : null,
-      lang: opts.lang,
-      ...this.params(),
-    };
-    return download(`/api/export${qs(p)}`, `corridors.${opts.format === 'shp' ? 'zip' : opts.format}`);
+  exportAs(opts) {
+    return exportDownload('analysis:corridors', opts, this.params(), 'corridors');
   }
 }
 

@@ -4,7 +4,7 @@
 // its `bbox`, a polygon its `polygon` (lon/lat WKT); the server keeps the estates that
 // intersect it, as the list here does, in the CRS and encoding the user picks.
 
-import { download, qs } from './api.js';
+import { exportDownload } from './api.js';
 import { collator, fmtNum, t } from './i18n.js';
 import { DrawTool, geometryMeetsRing, layerRing } from './draw.js';
 
@@ -144,15 +144,7 @@ export class Selection {
     return { polygon: `POLYGON((${ring.map(([x, y]) => `${x.toFixed(7)} ${y.toFixed(7)}`).join(', ')}))` };
   }
 
-  async exportAs(opts) {
-    const p = {
-      source: 'estates',
-      format: opts.format,
-      crs: opts.crs,
-      encoding: opts.format === 'shp' ? opts.encoding : null,
-      lang: opts.lang,
-      ...this.filter(),
-    };
-    return download(`/api/export${qs(p)}`, `estates_selection.${opts.format === 'shp' ? 'zip' : opts.format}`);
+  exportAs(opts) {
+    return exportDownload('estates', opts, this.filter(), 'estates_selection');
   }
 }
