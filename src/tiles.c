@@ -155,22 +155,31 @@ size_t em_tile_count(const em_tile *t, int kept_only) {
 
 /* ---- scratch buffers ------------------------------------------------------- */
 
+/* A capacity that holds `need`: `have` (or `first` when 0) doubled as often as it takes. */
+static size_t doubled_cap(size_t have, size_t first, size_t need) {
+    size_t cap = have ? have : first;
+    while (cap < need)
+        cap *= 2;
+    return cap;
+}
+
+/* Grow each of the `n` parallel arrays to `cap` doubles. After a failure the arrays
+ * already grown stay valid, and the caller keeps its old capacity. */
+static int grow_doubles(double **arrays[], int n, size_t cap) {
+    for (int i = 0; i < n; i++) {
+        double *a = realloc(*arrays[i], cap * sizeof(double));
+        if (!a)
+            return -1;
+        *arrays[i] = a;
+    }
+    return 0;
+}
+
 static int path_reserve(em_tile_path *p, size_t n) {
     if (n <= p->cap)
         return 0;
-    size_t cap = p->cap ? p->cap : 256;
-    while (cap < n)
-        cap *= 2;
-    double *x = realloc(p->x, cap * sizeof *x);
-    if (x)
-        p->x = x;
-    double *y = realloc(p->y, cap * sizeof *y);
-    if (y)
-        p->y = y;
-    double *w = realloc(p->w, cap * sizeof *w);
-    if (w)
-        p->w = w;
-    if (!x || !y || !w)
+    size_t cap = doubled_cap(p->cap, 256, n);
+    if (grow_doubles((double **[]){&p->x, &p->y, &p->w}, 3, cap) < 0)
         return -1;
     p->cap = cap;
     return 0;
@@ -179,9 +188,7 @@ static int path_reserve(em_tile_path *p, size_t n) {
 static int ixy_reserve(em_tile *t, size_t npoints) {
     if (npoints * 2 <= t->icap)
         return 0;
-    size_t cap = t->icap ? t->icap : 1024;
-    while (cap < npoints * 2)
-        cap *= 2;
+    size_t cap = doubled_cap(t->icap, 1024, npoints * 2);
     int32_t *p = realloc(t->ixy, cap * sizeof *p);
     if (!p)
         return -1;
@@ -214,16 +221,8 @@ static int add_part(geom_reader *g, int kind, int outer, size_t n) {
         t->partcap = cap;
     }
     if (g->npoints + n > t->gcap) {
-        size_t cap = t->gcap ? t->gcap : 1024;
-        while (cap < g->npoints + n)
-            cap *= 2;
-        double *x = realloc(t->gx, cap * sizeof *x);
-        if (x)
-            t->gx = x;
-        double *y = realloc(t->gy, cap * sizeof *y);
-        if (y)
-            t->gy = y;
-        if (!x || !y)
+        size_t cap = doubled_cap(t->gcap, 1024, g->npoints + n);
+        if (grow_doubles((double **[]){&t->gx, &t->gy}, 2, cap) < 0)
             return -1;
         t->gcap = cap;
     }
