@@ -672,6 +672,15 @@ static OGRGeometryH normalise_geometry(import_job *job, OGRGeometryH g, int *rep
         return NULL;
     }
     OGRwkbGeometryType ot = wkbFlatten(OGR_G_GetGeometryType(out));
+    if (ot == wkbMultiLineString) {
+        /* GEOS and SpatiaLite call a line of one point invalid ("too few points"). */
+        for (int i = 0; i < OGR_G_GetGeometryCount(out); i++)
+            if (OGR_G_GetPointCount(OGR_G_GetGeometryRef(out, i)) < 2) {
+                snprintf(why, whylen, "line %d of the geometry has fewer than 2 points", i + 1);
+                OGR_G_DestroyGeometry(out);
+                return NULL;
+            }
+    }
     if (ot == wkbMultiPolygon) {
         int before = count_vertices(out);
         OGR_G_CloseRings(out);
