@@ -193,6 +193,24 @@ size_t em_geom_cache_min_bytes(em_geom_cache *c) {
     return min;
 }
 
+/* A point set, a layer set or the marker of one too big (tile_source.c). */
+static int whole_layer(const em_geom *g) {
+    return g->ids || g->set || g->too_big;
+}
+
+size_t em_geom_cache_layer_room(em_geom_cache *c, int layer, long long key) {
+    if (!c || c->cap == 0)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    size_t others = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (whole_layer(c->clock[i]) && !(c->clock[i]->layer == layer && c->clock[i]->id == key))
+            others += c->clock[i]->bytes;
+    size_t room = others < c->cap ? c->cap - others : 0;
+    pthread_mutex_unlock(&c->lock);
+    return room < c->cap / 2 ? room : c->cap / 2;
+}
+
 int em_geom_cache_claim(em_geom_cache *c, int layer) {
     if (!c || layer < 0 || layer >= 32)
         return 0;

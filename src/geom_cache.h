@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #define EM_GEOM_CACHE_MIN_BYTES 1024
-#define EM_GEOM_CACHE_DEFAULT_MB 32
+#define EM_GEOM_CACHE_DEFAULT_MB 128
 
 /* cap_bytes 0: a cache that keeps nothing. */
 em_geom_cache *em_geom_cache_new(size_t cap_bytes);
@@ -42,6 +42,11 @@ void em_geom_cache_release(em_geom_cache *cache, em_geom *g);
  * put in) the cache now: 0 while it is under half its cap, then
  * EM_GEOM_CACHE_MIN_BYTES; SIZE_MAX for no cache. */
 size_t em_geom_cache_min_bytes(em_geom_cache *cache);
+/* The most the whole-layer entry `key` of `layer` (a point set or a layer set,
+ * tile_source.c) may take: half the cap, less what the other whole-layer entries
+ * hold, so that one set never evicts another (which would then be read again,
+ * and evict this one, tile after tile). 0 without a cache. */
+size_t em_geom_cache_layer_room(em_geom_cache *cache, int layer, long long key);
 /* One worker at a time reads a layer's point set (tile_source.c), so that its
  * transient memory is not multiplied by the workers: 1 when the caller may
  * (then em_geom_cache_unclaim), 0 when another worker is at it (or no cache). */

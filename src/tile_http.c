@@ -351,7 +351,7 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
     em_metrics_counter_add(misses_name, misses_help, 1);
 
     /* Versions and features from one snapshot, so the ETag names what was read. */
-    if (em_db_exec(db, "BEGIN", &err) < 0)
+    if (em_tile_source_begin(src, db->sql, &err) < 0)
         return em_http_error_from(req, &err, NULL);
     em_tile *t = NULL;
     unsigned char *body = NULL;
@@ -371,7 +371,7 @@ static int serve_tile(em_http_request *req, em_tile_service *svc, em_tile_source
         if (em_tile_read_layer(src, db->sql, t, layers[i], &opts, &err) < 0)
             goto failed;
     }
-    em_db_exec(db, "COMMIT", NULL);
+    em_tile_source_commit(src, db->sql);
     if (encode(t, fmt, &body, &len, &err) < 0)
         goto failed;
     if (len > svc->max_bytes) {

@@ -10,7 +10,7 @@
  * once. A plain point goes straight to the tile.
  * Table and column names come only from the fixed layer list; the tile's bounds,
  * the size threshold and the as-of date are bound parameters. */
-#include "tiles.h"
+#include "tile_source_priv.h"
 
 #include "geom_cache.h"
 
@@ -20,18 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct em_tile_source {
-    sqlite3 *db;
-    sqlite3_stmt *query[EM_TILE_MAX_LAYERS];
-    sqlite3_stmt *geom[EM_TILE_MAX_LAYERS];   /* one feature's geometry by id */
-    sqlite3_stmt *props[EM_TILE_MAX_LAYERS];  /* one feature's tags by id (point sets) */
-    sqlite3_stmt *points[EM_TILE_MAX_LAYERS]; /* a point layer's every point (point sets) */
-    sqlite3_stmt *data_version, *versions;
-    long long last_data_version;
-    int have_versions;
-    long long version[EM_TILE_MAX_LAYERS];
-};
 
 /* What styles each layer and fills its popup; the web app asks /ogc for the rest. */
 static const char *const towns_props[] = {"code", "name", NULL};
@@ -81,11 +69,14 @@ static void finalize_all(em_tile_source *s) {
         sqlite3_finalize(s->geom[i]);
         sqlite3_finalize(s->props[i]);
         sqlite3_finalize(s->points[i]);
-        s->query[i] = s->geom[i] = s->props[i] = s->points[i] = NULL;
+        sqlite3_finalize(s->all[i]);
+        s->query[i] = s->geom[i] = s->props[i] = s->points[i] = s->all[i] = NULL;
     }
     sqlite3_finalize(s->data_version);
     sqlite3_finalize(s->versions);
-    s->data_version = s->versions = NULL;
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    s->data_version = s->versions = s->begin = s->commit = NULL;
     s->have_versions = 0;
 }
 
@@ -103,7 +94,7 @@ static void attach(em_tile_source *s, sqlite3 *db) {
     }
 }
 
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, em_error *err) {
+sqlite3_stmt *em_tile_source_prepare(sqlite3 *db, const char *sql, em_error *err) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         em_fail(err, EM_ERR_RUNTIME, "preparing a tile query: %s", sqlite3_errmsg(db));
@@ -115,7 +106,8 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, em_error *err) {
 int em_tile_source_versions(em_tile_source *s, sqlite3 *db, long long out[EM_TILE_MAX_LAYERS],
                             em_error *err) {
     attach(s, db);
-    if (!s->data_version && !(s->data_version = prepare(db, "PRAGMA data_version", err)))
+    if (!s->data_version &&
+        !(s->data_version = em_tile_source_prepare(db, "PRAGMA data_version", err)))
         return -1;
     if (sqlite3_step(s->data_version) != SQLITE_ROW) {
         sqlite3_reset(s->data_version);
@@ -124,8 +116,8 @@ int em_tile_source_versions(em_tile_source *s, sqlite3 *db, long long out[EM_TIL
     long long dv = sqlite3_column_int64(s->data_version, 0);
     sqlite3_reset(s->data_version);
     if (!s->have_versions || dv != s->last_data_version) {
-        if (!s->versions &&
-            !(s->versions = prepare(db, "SELECT layer, version FROM layer_versions", err)))
+        if (!s->versions && !(s->versions = em_tile_source_prepare(
+                                  db, "SELECT layer, version FROM layer_versions", err)))
             return -1;
         for (int i = 0; i < EM_TILE_MAX_LAYERS; i++)
             s->version[i] = 0;
@@ -147,6 +139,29 @@ int em_tile_source_versions(em_tile_source *s, sqlite3 *db, long long out[EM_TIL
     }
     memcpy(out, s->version, sizeof s->version);
     return 0;
+}
+
+static int step_once(sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int em_tile_source_begin(em_tile_source *s, sqlite3 *db, em_error *err) {
+    attach(s, db);
+    if (!s->begin && !(s->begin = em_tile_source_prepare(db, "BEGIN", err)))
+        return -1;
+    if (step_once(s->begin) != SQLITE_DONE)
+        return em_fail(err, EM_ERR_RUNTIME, "starting a read: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+void em_tile_source_commit(em_tile_source *s, sqlite3 *db) {
+    attach(s, db);
+    if (s->commit || (s->commit = em_tile_source_prepare(db, "COMMIT", NULL)) != NULL)
+        step_once(s->commit);
+    if (!sqlite3_get_autocommit(db)) /* no statement, or COMMIT failed: end it anyway */
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- violations as of a date ------------------------------------------------------ */
@@ -179,7 +194,7 @@ static const char *as_of_column(const char *prop) {
  * (size_bounds): a low zoom tile does not read its many tiny estates at all. */
 #define SIZE_WHERE " AND (xmax - xmin >= ?7 OR ymax - ymin >= ?8)"
 
-static int polygonal(const em_layer *layer) {
+int em_tile_layer_polygonal(const em_layer *layer) {
     return layer->geom == EM_GEOM_POLYGON || layer->geom == EM_GEOM_MULTIPOLYGON;
 }
 
@@ -190,7 +205,7 @@ static int polygonal(const em_layer *layer) {
  * box that can pass (boxes meet the tile), capped at Web Mercator's limit. A
  * margin of 0.1% keeps the rounding on the safe side (more rows read, never
  * fewer); the R*Tree's own boxes are rounded outwards. */
-static void size_bounds(const em_tile_id *id, double out[2]) {
+void em_tile_size_bounds(const em_tile_id *id, double out[2]) {
     double tol =
         id->z >= EM_TILE_MAX_ZOOM ? 0 : EM_TILE_TOLERANCE / (ldexp(1, id->z) * EM_TILE_EXTENT);
     double b[4];
@@ -203,8 +218,8 @@ static void size_bounds(const em_tile_id *id, double out[2]) {
 
 /* The tile query's columns (id, geometry, tags) FROM the layer, then `where`: the
  * R*Tree query, or one row by id for a point set's singletons. */
-static sqlite3_stmt *select_query(sqlite3 *db, const em_layer *layer, const char *where,
-                                  em_error *err) {
+sqlite3_stmt *em_tile_select_query(sqlite3 *db, const em_layer *layer, const char *where,
+                                   em_error *err) {
     em_strbuf sql;
     em_strbuf_init(&sql);
     /* ?5: BLOBs this long or longer come back NULL (taken from the geometry cache) */
@@ -218,14 +233,14 @@ static sqlite3_stmt *select_query(sqlite3 *db, const em_layer *layer, const char
             em_strbuf_printf(&sql, ", t.\"%s\"", *p);
     }
     em_strbuf_printf(&sql, " FROM \"%s\" AS t WHERE ", layer->table);
-    em_strbuf_printf(&sql, where, layer->table, polygonal(layer) ? SIZE_WHERE : "",
+    em_strbuf_printf(&sql, where, layer->table, em_tile_layer_polygonal(layer) ? SIZE_WHERE : "",
                      dated ? AS_OF_WHERE : "");
     if (sql.failed) {
         em_strbuf_free(&sql);
         em_fail(err, EM_ERR_RUNTIME, "out of memory");
         return NULL;
     }
-    sqlite3_stmt *st = prepare(db, em_strbuf_cstr(&sql), err);
+    sqlite3_stmt *st = em_tile_source_prepare(db, em_strbuf_cstr(&sql), err);
     em_strbuf_free(&sql);
     return st;
 }
@@ -236,11 +251,11 @@ static sqlite3_stmt *layer_query(em_tile_source *s, sqlite3 *db, const em_layer 
     /* ?1 east, ?2 west, ?3 north, ?4 south: the R*Tree boxes that meet the tile's. */
     if (!s->query[k])
         s->query[k] =
-            select_query(db, layer,
-                         "t.id IN (SELECT pkid FROM \"idx_%s_geom\""
-                         " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4%s)"
-                         "%s ORDER BY t.id",
-                         err);
+            em_tile_select_query(db, layer,
+                                 "t.id IN (SELECT pkid FROM \"idx_%s_geom\""
+                                 " WHERE xmin <= ?1 AND xmax >= ?2 AND ymin <= ?3 AND ymax >= ?4%s)"
+                                 "%s ORDER BY t.id",
+                                 err);
     return s->query[k];
 }
 
@@ -296,7 +311,7 @@ static size_t count_props(const char *const *props) {
     return n;
 }
 
-static int set_props(em_tile *t, em_tile_feature *f, const em_layer *layer, sqlite3_stmt *st) {
+int em_tile_set_props(em_tile *t, em_tile_feature *f, const em_layer *layer, sqlite3_stmt *st) {
     const char *const *props = em_tile_layer_props(layer);
     f->props = em_tile_alloc(t, (count_props(props) + 1) * sizeof *f->props);
     if (!f->props)
@@ -328,7 +343,7 @@ static void bind_bounds(sqlite3_stmt *st, const em_tile_id *id, double buffer) {
 }
 
 /* Point BLOB (XY, as SpatiaLite stores a POINT column) -> lon, lat. */
-static int point_of(const unsigned char *b, int size, double *lon, double *lat) {
+int em_tile_point_of(const unsigned char *b, int size, double *lon, double *lat) {
     if (!b || size < 60 || b[0] != 0x00 || (b[1] != 0 && b[1] != 1) || b[38] != 0x7C)
         return -1;
     int little = b[1] == 1;
@@ -357,7 +372,7 @@ static int add_big(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_layer *l,
         if (!s->geom[k]) {
             char sql[128];
             snprintf(sql, sizeof sql, "SELECT geom FROM \"%s\" WHERE id = ?1", layer->table);
-            if (!(s->geom[k] = prepare(db, sql, err)))
+            if (!(s->geom[k] = em_tile_source_prepare(db, sql, err)))
                 return -1;
         }
         sqlite3_bind_int64(s->geom[k], 1, id);
@@ -388,7 +403,8 @@ static int read_plain(em_tile_source *s, em_tile *t, em_tile_layer *l, const em_
         if (sqlite3_column_type(st, 1) == SQLITE_NULL)
             added = add_big(s, sqlite3_db_handle(st), t, l, layer, sqlite3_column_int64(st, 0), o,
                             &first, err);
-        else if (point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon, &lat) ==
+        else if (em_tile_point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon,
+                                  &lat) ==
                  0) /* a plain point, the most common row: straight to the tile */
             added =
                 em_tile_add_point(t, l, em_tile_world_x(lon), em_tile_world_y(lat)) || !t->failed
@@ -403,7 +419,7 @@ static int read_plain(em_tile_source *s, em_tile *t, em_tile_layer *l, const em_
             return -1;
         }
         for (size_t i = first; i < l->nfeatures; i++)
-            if (set_props(t, &l->features[i], layer, st) < 0) {
+            if (em_tile_set_props(t, &l->features[i], layer, st) < 0) {
                 sqlite3_reset(st);
                 return em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
             }
@@ -439,7 +455,6 @@ typedef struct {
  * half the cache's cap: a bigger layer leaves a marker and is read row by row.
  * One worker at a time reads a set; the others' tiles read rows meanwhile. */
 
-#define POINT_SET_KEY LLONG_MIN
 #define GRID EM_POINT_GRID
 
 static size_t grid_index(const em_geom *g, double v, int axis) {
@@ -501,7 +516,7 @@ static em_geom *point_set_read(em_tile_source *s, sqlite3 *db, const em_layer *l
         char sql[160];
         snprintf(sql, sizeof sql, "SELECT id, geom, %s FROM \"%s\" ORDER BY id",
                  has_status ? "status = 'open'" : "0", layer->table);
-        if (!(s->points[k] = prepare(db, sql, err)))
+        if (!(s->points[k] = em_tile_source_prepare(db, sql, err)))
             return NULL;
     }
     sqlite3_stmt *st = s->points[k];
@@ -512,7 +527,8 @@ static em_geom *point_set_read(em_tile_source *s, sqlite3 *db, const em_layer *l
     int rc, too_big = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         double lon, lat;
-        if (point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon, &lat) < 0)
+        if (em_tile_point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon, &lat) <
+            0)
             continue; /* not a plain point: as read_clustered */
         if ((n + 1) * per + (GRID * GRID + 1) * sizeof(uint32_t) + sizeof(em_geom) > limit) {
             too_big = 1;
@@ -570,17 +586,16 @@ static int point_set(em_tile_source *s, sqlite3 *db, const em_layer *layer,
     if (!o->geoms || o->as_of)
         return 0;
     int k = em_tile_layer_index(layer);
-    em_geom *g = em_geom_cache_get(o->geoms, k, POINT_SET_KEY, o->version);
+    em_geom *g = em_geom_cache_get(o->geoms, k, EM_POINT_SET_KEY, o->version);
     if (!g) {
         if (!em_geom_cache_claim(o->geoms, k))
             return 0; /* another worker is reading it: this tile reads rows */
-        em_geom_cache_stats st;
-        em_geom_cache_stats_get(o->geoms, &st);
-        g = point_set_read(s, db, layer, k, st.cap / 2, err);
+        g = point_set_read(s, db, layer, k, em_geom_cache_layer_room(o->geoms, k, EM_POINT_SET_KEY),
+                           err);
         em_geom_cache_unclaim(o->geoms, k);
         if (!g)
             return -1;
-        g = em_geom_cache_put(o->geoms, k, POINT_SET_KEY, o->version, g);
+        g = em_geom_cache_put(o->geoms, k, EM_POINT_SET_KEY, o->version, g);
     }
     if (g->too_big)
         em_geom_cache_release(o->geoms, g);
@@ -655,12 +670,12 @@ static int cluster_set(cell *cells, const em_tile *t, const em_geom *g) {
 static int set_props_by_id(em_tile_source *s, sqlite3 *db, em_tile *t, const em_layer *layer,
                            em_tile_feature *f, em_error *err) {
     int k = em_tile_layer_index(layer);
-    if (!s->props[k] && !(s->props[k] = select_query(db, layer, "t.id = ?9", err)))
+    if (!s->props[k] && !(s->props[k] = em_tile_select_query(db, layer, "t.id = ?9", err)))
         return -1;
     sqlite3_stmt *st = s->props[k];
     sqlite3_bind_int64(st, 9, f->id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && set_props(t, f, layer, st) < 0)
+    if (rc == SQLITE_ROW && em_tile_set_props(t, f, layer, st) < 0)
         rc = SQLITE_NOMEM;
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
@@ -685,7 +700,8 @@ static int cluster_rows(cell *cells, em_tile *t, const em_layer *layer, sqlite3_
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         double lon, lat;
-        if (point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon, &lat) < 0)
+        if (em_tile_point_of(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &lon, &lat) <
+            0)
             continue; /* not a plain point: violations are points */
         double wx = em_tile_world_x(lon), wy = em_tile_world_y(lat);
         cell *c = cell_at(cells, t, z2, wx, wy);
@@ -694,7 +710,7 @@ static int cluster_rows(cell *cells, em_tile *t, const em_layer *layer, sqlite3_
         if (c->count == 0) {
             c->fx = wx;
             c->fy = wy;
-            if (set_props(t, &c->first, layer, st) < 0) {
+            if (em_tile_set_props(t, &c->first, layer, st) < 0) {
                 rc = SQLITE_NOMEM;
                 break;
             }
@@ -716,9 +732,14 @@ static int cluster_rows(cell *cells, em_tile *t, const em_layer *layer, sqlite3_
 static int read_clustered(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_layer *l,
                           const em_layer *layer, sqlite3_stmt *st, const em_tile_read_opts *o,
                           em_error *err) {
-    em_geom *set;
+    em_geom *set, *tags = NULL;
     if (point_set(s, db, layer, o, &set, err) < 0)
         return -1;
+    /* the tags of cells of one, from the layer's set when it has one */
+    if (set && em_layer_set_get(s, db, layer, o, &tags, err) < 0) {
+        em_geom_cache_release(o->geoms, set);
+        return -1;
+    }
     cell *cells = calloc(CELLS * CELLS, sizeof *cells);
     int rc = !cells                                               ? -1
              : set && cluster_set(cells, t, set) < 0              ? -1
@@ -726,6 +747,7 @@ static int read_clustered(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_la
                                                                   : 0;
     em_geom_cache_release(o->geoms, set);
     if (rc < 0) {
+        em_geom_cache_release(o->geoms, tags);
         free(cells);
         return rc == -2 ? -1 : em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
     }
@@ -735,9 +757,14 @@ static int read_clustered(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_la
             continue;
         if (c->count == 1) {
             em_tile_feature *f = em_tile_add_point(t, l, c->fx, c->fy);
-            if (f && set && set_props_by_id(s, db, t, layer, &c->first, err) < 0) {
+            int found =
+                f && set && tags ? em_layer_set_props_by_id(tags, c->first.id, t, &c->first) : 0;
+            if (found < 0 ||
+                (f && set && !found && set_props_by_id(s, db, t, layer, &c->first, err) < 0)) {
+                em_geom_cache_release(o->geoms, tags);
                 free(cells);
-                return -1;
+                return found < 0 ? em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile")
+                                 : -1;
             }
             if (f) {
                 f->has_id = 1;
@@ -759,6 +786,7 @@ static int read_clustered(em_tile_source *s, sqlite3 *db, em_tile *t, em_tile_la
         f->nprops = 3;
         f->size = (double)c->count;
     }
+    em_geom_cache_release(o->geoms, tags);
     free(cells);
     if (t->failed)
         return em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
@@ -783,9 +811,9 @@ int em_tile_read_layer(em_tile_source *s, sqlite3 *db, em_tile *t, const em_laye
     size_t min = layer->geom == EM_GEOM_POINT ? (o->geoms ? EM_GEOM_CACHE_MIN_BYTES : SIZE_MAX)
                                               : em_geom_cache_min_bytes(o->geoms);
     sqlite3_bind_int64(st, 5, min > INT64_MAX ? INT64_MAX : (long long)min);
-    if (polygonal(layer)) {
+    if (em_tile_layer_polygonal(layer)) {
         double size[2];
-        size_bounds(&t->id, size);
+        em_tile_size_bounds(&t->id, size);
         sqlite3_bind_double(st, 7, size[0]);
         sqlite3_bind_double(st, 8, size[1]);
     }
@@ -797,5 +825,12 @@ int em_tile_read_layer(em_tile_source *s, sqlite3 *db, em_tile *t, const em_laye
     }
     if (layer->geom == EM_GEOM_POINT && t->id.z <= EM_TILE_CLUSTER_MAX_ZOOM)
         return read_clustered(s, db, t, l, layer, st, o, err);
-    return read_plain(s, t, l, layer, st, o, err);
+    em_geom *set;
+    if (em_layer_set_get(s, db, layer, o, &set, err) < 0)
+        return -1;
+    if (!set)
+        return read_plain(s, t, l, layer, st, o, err);
+    int rc = em_layer_set_read(set, t, l, layer, err);
+    em_geom_cache_release(o->geoms, set);
+    return rc;
 }

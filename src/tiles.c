@@ -1,5 +1,7 @@
 #include "tiles.h"
 
+#include "tile_source_priv.h"
+
 #include <math.h>
 #include <sqlite3.h>
 #include <spatialite/gaiageo.h>
@@ -655,6 +657,7 @@ typedef struct {
     uint32_t *need;
     size_t ncap;
     clipper cx, cy;
+    int inside; /* the part ready_part made lies in the buffered tile: no cut needed */
     int failed;
 } builder;
 
@@ -714,6 +717,12 @@ static void project_into(em_tile_path *p, const double *lon, const double *lat, 
 
 static int box_misses(const tile_frame *f, const double box[4]) {
     return box[2] < f->k1x || box[0] > f->k2x || box[3] < f->k1y || box[1] > f->k2y;
+}
+
+/* Every point within k1 <= v <= k2 on both axes: clip_range would put each one, in
+ * order, and cut nothing. */
+static int box_inside(const tile_frame *f, const double box[4]) {
+    return box[0] >= f->k1x && box[2] <= f->k2x && box[1] >= f->k1y && box[3] <= f->k2y;
 }
 
 static void reverse_path(em_tile_path *p) {
@@ -780,6 +789,7 @@ static int ready_part(builder *b, const part_source *s, size_t i, em_tile_path *
         *out = (em_tile_path){
             s->g->x + gp->off,     s->g->y + gp->off,    s->g->w + gp->off, gp->n, gp->n,
             s->g->xlo + gp->chunk, s->g->xhi + gp->chunk};
+        b->inside = box_inside(f, gp->box);
         return 0;
     }
     const tile_part *pt = &s->parts[i];
@@ -791,6 +801,7 @@ static int ready_part(builder *b, const part_source *s, size_t i, em_tile_path *
     *out = *p;
     if (box_misses(f, box) || p->n < min_points)
         return 1;
+    b->inside = box_inside(f, box);
     if (kind == EM_TILE_POINT)
         return 0;
     double measure = orient_and_measure(p, kind, pt->outer);
@@ -812,20 +823,24 @@ static int ready_part(builder *b, const part_source *s, size_t i, em_tile_path *
 static size_t build_ring(builder *b, const em_tile_path *p, int outer) {
     em_tile *t = b->t;
     const tile_frame *f = b->f;
-    /* x, then y */
-    b->cx.out = &t->work[1];
-    b->cx.out->n = 0;
-    b->cx.nslices = 0;
-    clip_range(&b->cx, p, 0, p->n, f->k1x, f->k2x, 0, 1);
-    b->cy.out = &t->work[2];
-    b->cy.out->n = 0;
-    b->cy.nslices = 0;
-    clip_range(&b->cy, &t->work[1], 0, t->work[1].n, f->k1y, f->k2y, 1, 1);
-    if (b->cx.failed || b->cy.failed) {
-        b->failed = 1;
-        return 0;
+    /* a closed ring wholly in the tile is its own cut: clipping would copy it */
+    const em_tile_path *q = p;
+    if (!b->inside || p->x[0] != p->x[p->n - 1] || p->y[0] != p->y[p->n - 1]) {
+        /* x, then y */
+        b->cx.out = &t->work[1];
+        b->cx.out->n = 0;
+        b->cx.nslices = 0;
+        clip_range(&b->cx, p, 0, p->n, f->k1x, f->k2x, 0, 1);
+        b->cy.out = &t->work[2];
+        b->cy.out->n = 0;
+        b->cy.nslices = 0;
+        clip_range(&b->cy, &t->work[1], 0, t->work[1].n, f->k1y, f->k2y, 1, 1);
+        if (b->cx.failed || b->cy.failed) {
+            b->failed = 1;
+            return 0;
+        }
+        q = &t->work[2];
     }
-    em_tile_path *q = &t->work[2];
     if (q->n == 0)
         return 0;
     size_t k = quantise(t, f, q, 0, q->n, &b->used);
@@ -1096,6 +1111,8 @@ em_geom *em_tile_prepare(em_tile *t, const void *blob, int size, em_error *err) 
 }
 
 void em_geom_free(em_geom *g) {
+    if (g)
+        em_layer_set_free(g->set);
     free(g);
 }
 

@@ -178,6 +178,8 @@ typedef struct em_geom {
     uint32_t *bucket, *items;
     double grid[4];
     int too_big;
+    /* A layer set instead (tile_layer_set.c): the whole layer, freed with the entry. */
+    struct em_layer_set *set;
     /* the geometry cache's bookkeeping (geom_cache.c) */
     int layer, refs, linked, used;
     long long id, version;
@@ -227,6 +229,11 @@ int em_tile_layer_index(const em_layer *layer);
  * PRAGMA data_version while nothing was written since the last call. */
 int em_tile_source_versions(em_tile_source *src, sqlite3 *db,
                             long long versions[EM_TILE_MAX_LAYERS], em_error *err);
+
+/* A read transaction for one tile's versions and layers, on prepared statements
+ * (a tile is small enough that parsing BEGIN and COMMIT showed in profiles). */
+int em_tile_source_begin(em_tile_source *src, sqlite3 *db, em_error *err);
+void em_tile_source_commit(em_tile_source *src, sqlite3 *db);
 
 typedef struct em_geom_cache em_geom_cache;
 

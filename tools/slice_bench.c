@@ -5,21 +5,25 @@
  * FILE for --tiles has one tile a line, "z x y". The program opens the database
  * read-only, as each worker of `estatemap serve` does, and makes every tile of the
  * list once, in order, the way the server makes a tile that is not in its cache:
- * one read transaction, em_tile_read_layer() for each layer (R*Tree query, the
- * rows' geometry BLOBs, projection, simplification, clipping, quantisation and,
- * for violations up to z14, clustering), then em_tile_geojson() writes the tile's
- * JSON. There is no tile cache and no HTTP. The list is made twice on one
- * connection, as a running server would: the first pass, untimed, warms SQLite's
- * page cache; the next N (--repeat, default 1) are timed, and their counts and
- * times summed. It prints one JSON object:
+ * one read transaction, em_tile_read_layer() for each layer (the features from the
+ * layer's set in the geometry cache, at the server's default cap, or for a layer
+ * too big for it the R*Tree query and the rows; clipping, simplification,
+ * quantisation and, for violations up to z14, clustering), then em_tile_geojson()
+ * writes the tile's JSON. There is no tile cache and no HTTP. The list is made
+ * twice on one connection, as a running server would: the first pass, untimed,
+ * reads the layer sets and warms SQLite's page cache; the next N (--repeat,
+ * default 1) are timed, and their counts and times summed. It prints one JSON
+ * object:
  *
  *   {"tiles":N,"nonempty":N,"features":N,"bytes":N,"slice_s":S,"encode_s":S,
- *    "open_s":S}
+ *    "open_s":S,"warm_s":S,"cache_bytes":N}
  *
  * slice_s is the time of the transactions and reads (everything up to a tile held
  * in memory in tile coordinates, which is what geojson-vt's getTile returns);
  * encode_s the time of writing the JSON text; open_s the time of opening the
- * database. scripts/bench runs it for the "slice" rows. */
+ * database; warm_s the untimed pass (which reads each layer's set into the
+ * geometry cache, as geojson-vt's index build does its index); cache_bytes what
+ * the geometry cache then holds. scripts/bench runs it for the "slice" rows. */
 #include "db.h"
 #include "errors.h"
 #include "layers.h"
@@ -113,7 +117,7 @@ static int cut(em_db *db, em_tile_source *src, em_geom_cache *geoms, const em_la
     for (size_t i = 0; i < ntiles && rc == 0; i++) {
         double a = now();
         em_tile *t = em_tile_new(&ids[i]);
-        rc = t && em_db_exec(db, "BEGIN", err) == 0 ? 0 : -1;
+        rc = t && em_tile_source_begin(src, db->sql, err) == 0 ? 0 : -1;
         long long versions[EM_TILE_MAX_LAYERS];
         if (rc == 0)
             rc = em_tile_source_versions(src, db->sql, versions, err);
@@ -121,8 +125,7 @@ static int cut(em_db *db, em_tile_source *src, em_geom_cache *geoms, const em_la
             em_tile_read_opts opts = {geoms, versions[em_tile_layer_index(layers[k])], NULL};
             rc = em_tile_read_layer(src, db->sql, t, layers[k], &opts, err);
         }
-        if (rc == 0)
-            rc = em_db_exec(db, "COMMIT", err);
+        em_tile_source_commit(src, db->sql);
         double b = now();
         size_t n = rc == 0 ? em_tile_count(t, 1) : 0;
         em_strbuf json;
@@ -198,11 +201,13 @@ int main(int argc, char **argv) {
     int rc = cut(db, src, geoms, layers, nlayers, ids, ntiles, &warm, &err);
     for (long k = 0; k < repeat && rc == 0; k++)
         rc = cut(db, src, geoms, layers, nlayers, ids, ntiles, &r, &err);
+    em_geom_cache_stats cs;
+    em_geom_cache_stats_get(geoms, &cs);
     if (rc == 0)
         printf("{\"tiles\":%zu,\"nonempty\":%zu,\"features\":%zu,\"bytes\":%zu,\"slice_s\":%.6f,"
-               "\"encode_s\":%.6f,\"open_s\":%.6f}\n",
+               "\"encode_s\":%.6f,\"open_s\":%.6f,\"warm_s\":%.6f,\"cache_bytes\":%zu}\n",
                ntiles * (size_t)repeat, r.nonempty, r.features, r.bytes, r.slice_s, r.encode_s,
-               open_s);
+               open_s, warm.slice_s + warm.encode_s, cs.bytes);
     else
         fprintf(stderr, "estatemap-slice-bench: %s\n",
                 err.message[0] ? err.message : "out of memory");

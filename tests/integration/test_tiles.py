@@ -928,7 +928,7 @@ def test_geometry_cache_follows_writes(bin_path, demo_db, work):
         m = s.metrics()
         assert m["estatemap_geom_cache_hits_total"] > 0 and m["estatemap_geom_cache_entries"] > 0
         assert 0 < m["estatemap_geom_cache_bytes"] <= m["estatemap_geom_cache_limit_bytes"]
-        assert m["estatemap_geom_cache_limit_bytes"] == 32 * 1024 * 1024
+        assert m["estatemap_geom_cache_limit_bytes"] == 128 * 1024 * 1024
         con = spatialite_connect(db)
         con.execute("UPDATE towns SET geom = ST_Translate(geom, 0.002, -0.001, 0)")
         con.commit()
@@ -992,6 +992,54 @@ def test_cached_tiles_match_uncached_across_writes(bin_path, demo_db, work):
         assert cut(cached) == after
     finally:
         assert cached.stop() == 0
+
+
+SPATIAL_LAYERS = ["towns", "estates", "grid", "violations", "corridors", "zones"]
+
+
+def test_layer_sets_give_the_rows_tiles(bin_path, demo_db, work):
+    """With the geometry cache, a tile of any layer comes from the layer's set (every
+    feature's box, prepared geometry and tags in memory) instead of SQL rows: every
+    layer's MVT and GeoJSON tiles, at z5-16 in the district, on its edges and in the
+    sea around it, are byte for byte those of a server that reads rows (no cache), and
+    of one whose cache is too small to hold some sets (those layers read rows)."""
+    tiles = sample_tiles(range(5, 17))
+    for z, x, y in sample_tiles([12, 15], PLACES[:2]):  # neighbours share features
+        tiles += [(z, x + dx, y + dy) for dx in (-1, 1) for dy in (-1, 1)]
+    tiles += [tile_of(121.26, 31.05, 13), tile_of(121.60, 30.95, 12), (10, 900, 430)]
+
+    def cut(server):
+        out = {}
+        for layer in SPATIAL_LAYERS + [",".join(SPATIAL_LAYERS)]:
+            for z, x, y in tiles:
+                for fmt in ("mvt", "geojson"):
+                    r = server.tile(layer, z, x, y, fmt)
+                    assert r.status in (200, 204), (layer, z, x, y, fmt, r)
+                    out[layer, z, x, y, fmt] = r.body
+        return out
+
+    def cut_with(*args):
+        s = Server(bin_path, demo_db, work, "--tile-cache-mb", "0", "--tile-max-bytes",
+                   1 << 30, *args)
+        try:
+            tiles_cut = cut(s)
+            return tiles_cut, s.metrics()
+        finally:
+            assert s.stop() == 0
+
+    rows, m = cut_with("--geom-cache-mb", "0")
+    assert m["estatemap_geom_cache_bytes"] == 0
+    nonempty = {k[0] for k, body in rows.items() if body}
+    assert nonempty == set(SPATIAL_LAYERS + [",".join(SPATIAL_LAYERS)])
+    sets, m = cut_with()
+    # the sets of all six demo layers fit the default cap: tens of MiB in a few entries
+    assert m["estatemap_geom_cache_bytes"] > 20 << 20, m
+    assert m["estatemap_geom_cache_entries"] < 100, m
+    assert m["estatemap_geom_cache_hits_total"] > len(rows) / 2, m
+    assert [k for k in rows if rows[k] != sets[k]] == []
+    small, m = cut_with("--geom-cache-mb", "8")
+    assert m["estatemap_geom_cache_bytes"] <= 8 << 20, m
+    assert [k for k in rows if rows[k] != small[k]] == []
 
 
 def test_geometry_cache_cap(bin_path, demo_db, work):

@@ -586,6 +586,34 @@ START_TEST(geometry_cache_versions_and_memory) {
 }
 END_TEST
 
+/* A whole-layer entry (here a too-big marker, as tile_source.c leaves) of `bytes`. */
+static em_geom *whole_layer_entry(size_t bytes) {
+    em_geom *g = calloc(1, sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    g->too_big = 1;
+    g->bytes = bytes;
+    return g;
+}
+
+START_TEST(geometry_cache_layer_room) {
+    em_geom_cache *c = em_geom_cache_new(100000);
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 1, -1), 50000); /* half the cap */
+    em_geom_cache_release(c, em_geom_cache_put(c, 1, -1, 1, whole_layer_entry(30000)));
+    em_geom_cache_release(c, em_geom_cache_put(c, 2, -1, 1, whole_layer_entry(40000)));
+    /* a row's geometry does not count: it may be evicted */
+    em_geom_cache_release(c, em_geom_cache_put(c, 3, 5, 1, prepared_ring(100)));
+    /* the others' sets are left alone; an entry's own old version does not count */
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 3, -1), 30000);
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 1, -1), 50000);
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 1, -2), 30000);
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 2, -1), 50000);
+    em_geom_cache_release(c, em_geom_cache_put(c, 4, -1, 1, whole_layer_entry(20000)));
+    ck_assert_uint_eq(em_geom_cache_layer_room(c, 5, -1), 10000);
+    em_geom_cache_free(c);
+    ck_assert_uint_eq(em_geom_cache_layer_room(NULL, 1, -1), 0);
+}
+END_TEST
+
 START_TEST(cache_lru_and_memory) {
     char body[1000];
     memset(body, 'x', sizeof body);
@@ -676,6 +704,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, etag_matching);
     tcase_add_test(tc, cache_lru_and_memory);
     tcase_add_test(tc, geometry_cache_versions_and_memory);
+    tcase_add_test(tc, geometry_cache_layer_room);
     suite_add_tcase(s, tc);
     return s;
 }
