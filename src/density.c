@@ -6,6 +6,7 @@
  * have no stored link, so each report is placed here by point in polygon in
  * lon/lat with the same rule. Areas are measured in EPSG:4549 (metric.h). */
 #include "density.h"
+#include "area_worker.h"
 #include "metric.h"
 #include "violation_filter.h"
 
@@ -112,10 +113,24 @@ static double rate_per_ha(const unit *u) {
 
 /* ---------- loading units ---------- */
 
-/* Estates and grid cells, each with its count of linked reports. */
+typedef struct {
+    unit_list *units;
+    unit_kind by;
+} area_target;
+
+static void store_area(void *ctx, size_t index, double area, em_error *err) {
+    area_target *a = ctx;
+    unit *u = &a->units->items[index];
+    if (err)
+        em_error_prefix(err, "%s %s: ", unit_names[a->by], u->code ? u->code : "?");
+    else
+        u->area_m2 = area;
+}
+
+/* Estates and grid cells, each with its count of linked reports; their areas are
+ * measured on a second thread (area_worker.h) while the rows are read. */
 static int load_linked_units(em_db *db, const em_params *params, unit_kind by, const char *town,
-                             const em_violation_filter *f, em_metric *m, unit_list *out,
-                             em_error *err) {
+                             const em_violation_filter *f, unit_list *out, em_error *err) {
     static const char estate_sql[] =
         "SELECT e.code, e.name, e.town_code, e.households, e.geom, CASE WHEN ?60 THEN "
         "AsGeoJSON(e.geom, 7) END,"
@@ -137,8 +152,13 @@ static int load_linked_units(em_db *db, const em_params *params, unit_kind by, c
     if (town)
         sqlite3_bind_text(st, 1, town, -1, SQLITE_STATIC);
     em_violation_filter_bind(f, st);
-    em_shape shape = {0};
-    int rc, failed = 0;
+    area_target target = {out, by};
+    em_area_worker *areas = em_area_worker_new(store_area, &target, err);
+    if (!areas) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc = SQLITE_DONE, failed = 0;
     while (!failed && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         unit *u = new_unit(out);
         if (!u) {
@@ -152,20 +172,16 @@ static int load_linked_units(em_db *db, const em_params *params, unit_kind by, c
             u->households = sqlite3_column_int64(st, 3);
         u->geojson = dup_text(st, 5);
         u->count = sqlite3_column_int64(st, 6);
-        if (em_shape_from_blob(&shape, sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4),
-                               err) < 0 ||
-            em_shape_project(&shape, m, err) < 0) {
-            em_error_prefix(err, "%s %s: ", unit_names[by], u->code ? u->code : "?");
-            failed = -1;
-            break;
-        }
-        u->area_m2 = em_shape_area(&shape);
+        failed = em_area_worker_add(areas, (size_t)(out->n - 1), sqlite3_column_blob(st, 4),
+                                    sqlite3_column_bytes(st, 4), err);
     }
     if (!failed && rc != SQLITE_DONE)
         failed =
             em_fail(err, EM_ERR_RUNTIME, "reading %s: %s", unit_names[by], sqlite3_errmsg(db->sql));
+    if (!failed)
+        failed = em_area_worker_finish(areas, err);
+    em_area_worker_free(areas);
     sqlite3_finalize(st);
-    em_shape_free(&shape);
     return failed ? -1 : 0;
 }
 
@@ -320,7 +336,7 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
     if (matching < 0)
         goto done;
     if ((by == BY_TOWN ? load_towns(db, params, town, &f, m, &units, err)
-                       : load_linked_units(db, params, by, town, &f, m, &units, err)) < 0)
+                       : load_linked_units(db, params, by, town, &f, &units, err)) < 0)
         goto done;
     if (by == BY_TOWN && units.n > 1)
         if (units.n > 0)

@@ -1,5 +1,7 @@
 #include "table.h"
 
+#include "strbuf.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,87 +432,122 @@ json_object *em_table_to_json(const em_table *t, em_format fmt, em_lang lang) {
 }
 
 /* GeoJSON is written feature by feature, with each geometry's text copied as it came
- * from SpatiaLite: parsing and re-serialising 40,000 grid cells would double the time. */
-static void write_json_string(const char *s, FILE *out) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+ * from SpatiaLite: parsing and re-serialising 40,000 grid cells would double the time.
+ * Each row is built in a buffer and written whole: a stdio call per character (each
+ * taking the stream's lock) was a tenth of a Shanghai-scale density table's time. */
+static void put_json_string(em_strbuf *b, const char *s) {
+    em_strbuf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        size_t run = 0;
+        while (p[run] && p[run] != '"' && p[run] != '\\' && p[run] >= 0x20)
+            run++; /* UTF-8 passes through as it is */
+        em_strbuf_append(b, (const char *)p, run);
+        p += run;
+        if (!*p)
+            break;
         if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
+            em_strbuf_printf(b, "\\%c", *p);
         else
-            fputc(*p, out); /* UTF-8 passes through as it is */
+            em_strbuf_printf(b, "\\u%04x", *p);
+        p++;
     }
-    fputc('"', out);
+    em_strbuf_putc(b, '"');
 }
 
 /* One row's properties as a JSON object, written straight out: building a json-c
  * tree for 40,000 grid cells and freeing it cost more than the analysis. */
-static void write_row_object(const em_table *t, int r, FILE *out) {
+static void put_row_object(em_strbuf *b, const em_table *t, int r) {
     const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
-    fputc('{', out);
+    em_strbuf_putc(b, '{');
     for (int c = 0; c < t->ncolumns; c++) {
         const cell *v = at(t, r, c);
         if (c)
-            fputc(',', out);
-        write_json_string(t->columns[c].name, out);
-        fputc(':', out);
+            em_strbuf_putc(b, ',');
+        put_json_string(b, t->columns[c].name);
+        em_strbuf_putc(b, ':');
         switch (v->type) {
         case EM_V_NULL:
-            fputs("null", out);
+            em_strbuf_puts(b, "null");
             break;
         case EM_V_TEXT:
-            write_json_string(v->v.text, out);
+            put_json_string(b, v->v.text);
             break;
         case EM_V_INT:
-            fprintf(out, "%lld", v->v.i);
+            em_strbuf_printf(b, "%lld", v->v.i);
             break;
         case EM_V_REAL:
-            fprintf(out, "%.17g", v->v.d);
+            em_strbuf_printf(b, "%.17g", v->v.d);
             break;
         case EM_V_BOOL:
-            fputs(v->v.b ? "true" : "false", out);
+            em_strbuf_puts(b, v->v.b ? "true" : "false");
             break;
         case EM_V_JSON:
-            fputs(json_object_to_json_string_ext(v->v.j, flags), out);
+            em_strbuf_puts(b, json_object_to_json_string_ext(v->v.j, flags));
             break;
         }
     }
-    fputc('}', out);
+    em_strbuf_putc(b, '}');
 }
 
-static void write_geojson(const em_table *t, FILE *out) {
+/* Write what `b` holds and empty it; -1 when memory ran out building it (nothing of
+ * it is written then: a row cut short would look whole). */
+static int flush(em_strbuf *b, FILE *out) {
+    int failed = b->failed ? -1 : 0;
+    if (!failed)
+        fwrite(em_strbuf_cstr(b), 1, b->len, out);
+    em_strbuf_reset(b);
+    return failed;
+}
+
+static int write_geojson(const em_table *t, FILE *out) {
     const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
-    fputs("{\"type\":\"FeatureCollection\",\"features\":[", out);
+    em_strbuf b;
+    em_strbuf_init(&b);
+    int failed = 0;
+    em_strbuf_puts(&b, "{\"type\":\"FeatureCollection\",\"features\":[");
     for (int r = 0; r < t->rows; r++) {
-        fprintf(out, "%s{\"type\":\"Feature\",\"geometry\":%s,\"properties\":", r ? "," : "",
-                t->geometry[r] ? t->geometry[r] : "null");
-        write_row_object(t, r, out);
-        fputc('}', out);
+        em_strbuf_printf(&b, "%s{\"type\":\"Feature\",\"geometry\":", r ? "," : "");
+        em_strbuf_puts(&b, t->geometry[r] ? t->geometry[r] : "null");
+        em_strbuf_puts(&b, ",\"properties\":");
+        put_row_object(&b, t, r);
+        em_strbuf_putc(&b, '}');
+        failed |= flush(&b, out);
     }
-    fprintf(out, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+    em_strbuf_printf(&b, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+    failed |= flush(&b, out);
+    em_strbuf_free(&b);
+    return failed;
 }
 
-static void write_json(const em_table *t, em_lang lang, FILE *out) {
+static int write_json(const em_table *t, em_lang lang, FILE *out) {
     const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
-    fputs("{\"columns\":[", out);
+    em_strbuf b;
+    em_strbuf_init(&b);
+    int failed = 0;
+    em_strbuf_puts(&b, "{\"columns\":[");
     for (int c = 0; c < t->ncolumns; c++) {
-        fputs(c ? ",{\"name\":" : "{\"name\":", out);
-        write_json_string(t->columns[c].name, out);
-        fputs(",\"label\":", out);
-        write_json_string(header(t, c, lang), out);
-        fputc('}', out);
+        em_strbuf_puts(&b, c ? ",{\"name\":" : "{\"name\":");
+        put_json_string(&b, t->columns[c].name);
+        em_strbuf_puts(&b, ",\"label\":");
+        put_json_string(&b, header(t, c, lang));
+        em_strbuf_putc(&b, '}');
     }
-    fputs("],\"rows\":[", out);
+    em_strbuf_puts(&b, "],\"rows\":[");
     for (int r = 0; r < t->rows; r++) {
         if (r)
-            fputc(',', out);
-        write_row_object(t, r, out);
+            em_strbuf_putc(&b, ',');
+        put_row_object(&b, t, r);
+        failed |= flush(&b, out);
     }
-    fprintf(out, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+    em_strbuf_printf(&b, "],\"summary\":%s}\n", json_object_to_json_string_ext(t->summary, flags));
+    failed |= flush(&b, out);
+    em_strbuf_free(&b);
+    return failed;
 }
 
 int em_table_write(const em_table *t, em_format fmt, em_lang lang, FILE *out) {
+    int failed = 0;
     switch (fmt) {
     case EM_FMT_TABLE:
         write_text_table(t, lang, out);
@@ -519,11 +556,11 @@ int em_table_write(const em_table *t, em_format fmt, em_lang lang, FILE *out) {
         write_csv(t, lang, out);
         break;
     case EM_FMT_GEOJSON:
-        write_geojson(t, out);
+        failed = write_geojson(t, out);
         break;
     case EM_FMT_JSON:
-        write_json(t, lang, out);
+        failed = write_json(t, lang, out);
         break;
     }
-    return ferror(out) ? -1 : 0;
+    return failed || ferror(out) ? -1 : 0;
 }

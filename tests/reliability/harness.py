@@ -518,15 +518,18 @@ def percentile(values, p):
 
 
 # The server has no RSS limit of its own: its memory is its idle footprint, the tile
-# cache (capped by --tile-cache-mb) and what each worker holds while it builds one
+# cache (capped by --tile-cache-mb), the geometry cache with the layer sets (capped by
+# --geom-cache-mb, 128 by default) and what each worker holds while it builds one
 # answer. The largest answer in the load's mix, a z10 grid tile (22,787 features cut
 # down to the 500 KB byte cap), raised a one-worker server's peak RSS by 27 MB; each
 # worker is allowed 32 MiB.
 PER_WORKER_MB = 32
+GEOM_CACHE_MB = 128
 
 
-def rss_budget_mb(idle_mb, tile_cache_mb, threads, per_worker_mb=PER_WORKER_MB):
-    return idle_mb + tile_cache_mb + threads * per_worker_mb
+def rss_budget_mb(idle_mb, tile_cache_mb, threads, per_worker_mb=PER_WORKER_MB,
+                  geom_cache_mb=GEOM_CACHE_MB):
+    return idle_mb + tile_cache_mb + geom_cache_mb + threads * per_worker_mb
 
 
 def run_load(bin_path, work, seconds=60, connections=64, threads=None, write_share=0.10,
@@ -544,7 +547,7 @@ def run_load(bin_path, work, seconds=60, connections=64, threads=None, write_sha
     n_before = counts["violations"]
     con.close()
     server = Server(bin_path, db, work, work / "tokens.txt", threads=threads,
-                    extra=["--tile-cache-mb", tile_cache_mb])
+                    extra=["--tile-cache-mb", tile_cache_mb, "--geom-cache-mb", GEOM_CACHE_MB])
     idle = rss_mb(server.pid)
     budget = rss_budget_mb(idle, tile_cache_mb, threads)
     say(f"server pid {server.pid} on 127.0.0.1:{server.port}, {threads} threads, idle RSS "

@@ -1,6 +1,7 @@
 /* Geometry in metres (metric.h): the stated PROJ pipeline is the one PROJ picks
  * for EPSG:4326 -> EPSG:4549, and the planar measures give the answers worked out
  * by hand on small shapes. */
+#include "area_worker.h"
 #include "metric.h"
 #include "testutil.h"
 
@@ -175,6 +176,107 @@ START_TEST(projected_shape) {
 }
 END_TEST
 
+/* What the area worker hands back, by index. */
+typedef struct {
+    double area[5000];
+    int calls[5000];
+    size_t last, failed_at;
+    int in_order, failures;
+    char message[sizeof(em_error){0}.message];
+} areas_seen;
+
+static void store(void *ctx, size_t index, double area, em_error *err) {
+    areas_seen *a = ctx;
+    ck_assert_uint_lt(index, 5000);
+    if (err) {
+        a->failures++;
+        a->failed_at = index;
+        em_error_prefix(err, "cell %zu: ", index);
+        snprintf(a->message, sizeof a->message, "%s", err->message);
+        return;
+    }
+    a->in_order &= a->calls[index] == 0 && (index == 0 || index == a->last + 1);
+    a->last = index;
+    a->calls[index]++;
+    a->area[index] = area;
+}
+
+/* Square i: 0.001 degrees a side, further north with i (so every area differs). */
+static void square_blob(int i, sqlite3_stmt *st) {
+    char wkt[160];
+    double x = 121.3 + 0.0001 * (i % 100), y = 31.0 + 0.0004 * i;
+    snprintf(wkt, sizeof wkt, "POLYGON((%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f,%.6f %.6f))", x, y,
+             x + 0.001, y, x + 0.001, y + 0.001, x, y + 0.001, x, y);
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, wkt, -1, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+}
+
+START_TEST(area_worker_matches_direct_measure) {
+    static areas_seen seen;
+    memset(&seen, 0, sizeof seen);
+    seen.in_order = 1;
+    em_error err = {0};
+    em_metric *m = em_metric_new(&err);
+    em_area_worker *w = em_area_worker_new(store, &seen, &err);
+    ck_assert_msg(m && w, "%s", err.message);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db->sql, "SELECT GeomFromText(?, 4326)", -1, &st, NULL);
+    em_shape shape = {0};
+    double expected[5000];
+    int n = 4999; /* two full batches and a part of one */
+    for (int i = 0; i < n; i++) {
+        square_blob(i, st);
+        const void *blob = sqlite3_column_blob(st, 0);
+        int size = sqlite3_column_bytes(st, 0);
+        ck_assert_int_eq(em_shape_from_blob(&shape, blob, size, &err), 0);
+        ck_assert_int_eq(em_shape_project(&shape, m, &err), 0);
+        expected[i] = em_shape_area(&shape);
+        ck_assert_int_eq(em_area_worker_add(w, (size_t)i, blob, size, &err), 0);
+    }
+    ck_assert_int_eq(em_area_worker_finish(w, &err), 0);
+    em_area_worker_free(w);
+    ck_assert(seen.in_order);
+    ck_assert_int_eq(seen.failures, 0);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(seen.calls[i], 1);
+        ck_assert(seen.area[i] == expected[i]); /* the same computation, to the bit */
+    }
+    ck_assert(expected[0] != expected[n - 1]);
+
+    /* a broken BLOB in the second batch: the error names it, via store */
+    memset(&seen, 0, sizeof seen);
+    seen.in_order = 1;
+    w = em_area_worker_new(store, &seen, &err);
+    int rc = 0, i;
+    for (i = 0; i < n && rc == 0; i++) {
+        square_blob(i, st);
+        unsigned char broken[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        rc = i == 3000 ? em_area_worker_add(w, (size_t)i, broken, sizeof broken, &err)
+                       : em_area_worker_add(w, (size_t)i, sqlite3_column_blob(st, 0),
+                                            sqlite3_column_bytes(st, 0), &err);
+    }
+    if (rc == 0)
+        rc = em_area_worker_finish(w, &err);
+    em_area_worker_free(w);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(seen.failures, 1);
+    ck_assert_uint_eq(seen.failed_at, 3000);
+    ck_assert_msg(strncmp(err.message, "cell 3000: ", 11) == 0, "%s", err.message);
+    /* an empty run, and a worker freed without finishing, are fine */
+    w = em_area_worker_new(store, &seen, &err);
+    ck_assert_int_eq(em_area_worker_finish(w, &err), 0);
+    em_area_worker_free(w);
+    w = em_area_worker_new(store, &seen, &err);
+    square_blob(1, st);
+    em_area_worker_add(w, 1, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), &err);
+    em_area_worker_free(w);
+    sqlite3_finalize(st);
+    em_shape_free(&shape);
+    em_metric_free(m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("metric");
     TCase *tc = tcase_create("core");
@@ -185,6 +287,7 @@ int main(void) {
     tcase_add_test(tc, covers_index_agrees_with_scan);
     tcase_add_test(tc, distances);
     tcase_add_test(tc, projected_shape);
+    tcase_add_test(tc, area_worker_matches_direct_measure);
     suite_add_tcase(s, tc);
     return testutil_run(s);
 }
