@@ -103,6 +103,7 @@ class SliceRow:
 
     unit = "tiles/s"
     peer = "geojson-vt getTile (Node.js)"
+    target = 1.0  # issue 7: no slower than geojson-vt
 
     def __init__(self, bench, layer, zooms):
         self.bench = bench
