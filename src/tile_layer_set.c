@@ -277,26 +277,7 @@ static em_geom *read_set(em_tile_source *src, sqlite3 *db, const em_layer *layer
 
 int em_layer_set_get(em_tile_source *src, sqlite3 *db, const em_layer *layer,
                      const em_tile_read_opts *o, em_geom **out, em_error *err) {
-    *out = NULL;
-    if (!o->geoms || o->as_of)
-        return 0;
-    int k = em_tile_layer_index(layer);
-    em_geom *g = em_geom_cache_get(o->geoms, k, EM_LAYER_SET_KEY, o->version);
-    if (!g) {
-        if (!em_geom_cache_claim(o->geoms, k))
-            return 0; /* another worker is reading it: this tile reads rows */
-        g = read_set(src, db, layer, k, em_geom_cache_layer_room(o->geoms, k, EM_LAYER_SET_KEY),
-                     err);
-        em_geom_cache_unclaim(o->geoms, k);
-        if (!g)
-            return -1;
-        g = em_geom_cache_put(o->geoms, k, EM_LAYER_SET_KEY, o->version, g);
-    }
-    if (g->too_big)
-        em_geom_cache_release(o->geoms, g);
-    else
-        *out = g;
-    return 0;
+    return em_tile_whole_layer(src, db, layer, o, EM_LAYER_SET_KEY, read_set, out, err);
 }
 
 /* ---- reading a tile ------------------------------------------------------------ */

@@ -578,30 +578,35 @@ static em_geom *point_set_read(em_tile_source *s, sqlite3 *db, const em_layer *l
     return g;
 }
 
-/* The layer's point set from the cache, or read now; NULL (not an error) when
- * there is no cache or the layer is too big for it. */
-static int point_set(em_tile_source *s, sqlite3 *db, const em_layer *layer,
-                     const em_tile_read_opts *o, em_geom **out, em_error *err) {
+int em_tile_whole_layer(em_tile_source *s, sqlite3 *db, const em_layer *layer,
+                        const em_tile_read_opts *o, long long key, em_whole_layer_reader read,
+                        em_geom **out, em_error *err) {
     *out = NULL;
     if (!o->geoms || o->as_of)
         return 0;
     int k = em_tile_layer_index(layer);
-    em_geom *g = em_geom_cache_get(o->geoms, k, EM_POINT_SET_KEY, o->version);
+    em_geom *g = em_geom_cache_get(o->geoms, k, key, o->version);
     if (!g) {
         if (!em_geom_cache_claim(o->geoms, k))
             return 0; /* another worker is reading it: this tile reads rows */
-        g = point_set_read(s, db, layer, k, em_geom_cache_layer_room(o->geoms, k, EM_POINT_SET_KEY),
-                           err);
+        g = read(s, db, layer, k, em_geom_cache_layer_room(o->geoms, k, key), err);
         em_geom_cache_unclaim(o->geoms, k);
         if (!g)
             return -1;
-        g = em_geom_cache_put(o->geoms, k, EM_POINT_SET_KEY, o->version, g);
+        g = em_geom_cache_put(o->geoms, k, key, o->version, g);
     }
     if (g->too_big)
         em_geom_cache_release(o->geoms, g);
     else
         *out = g;
     return 0;
+}
+
+/* The layer's point set from the cache, or read now; NULL (not an error) when
+ * there is no cache or the layer is too big for it. */
+static int point_set(em_tile_source *s, sqlite3 *db, const em_layer *layer,
+                     const em_tile_read_opts *o, em_geom **out, em_error *err) {
+    return em_tile_whole_layer(s, db, layer, o, EM_POINT_SET_KEY, point_set_read, out, err);
 }
 
 /* The cell of the tile's grid that world point (wx, wy) falls in, or NULL. */

@@ -39,6 +39,17 @@ int em_tile_layer_polygonal(const em_layer *layer);
 /* R*Tree box sides below which a polygon layer's feature is too small for the tile. */
 void em_tile_size_bounds(const em_tile_id *id, double out[2]);
 
+/* Reads a whole-layer entry for the geometry cache (a point set, a layer set): at
+ * most `limit` bytes, else a too_big marker; NULL with `err` on failure. */
+typedef em_geom *(*em_whole_layer_reader)(em_tile_source *src, sqlite3 *db, const em_layer *layer,
+                                          int k, size_t limit, em_error *err);
+/* The whole-layer entry `key` of `layer` from the cache, or read now by `read` (one
+ * worker at a time) and kept; *out NULL (not an error) without a cache, with an as-of
+ * date, while another worker reads it, or when it is a too_big marker. */
+int em_tile_whole_layer(em_tile_source *src, sqlite3 *db, const em_layer *layer,
+                        const em_tile_read_opts *opts, long long key, em_whole_layer_reader read,
+                        em_geom **out, em_error *err);
+
 /* ---- layer sets (tile_layer_set.c) ----------------------------------------------
  * A layer's every feature -- R*Tree box, prepared geometry, tags --
  * kept in the geometry cache under the layer's data version, so that a tile of it

@@ -818,6 +818,13 @@ static int ready_part(builder *b, const part_source *s, size_t i, em_tile_path *
 
 /* ---- one geometry ---------------------------------------------------------- */
 
+/* Clipper c writes afresh into `out`. */
+static void clip_start(clipper *c, em_tile_path *out) {
+    c->out = out;
+    out->n = 0;
+    c->nslices = 0;
+}
+
 /* A polygon ring ready to clip: returns the number of points written (0: the
  * ring is gone). */
 static size_t build_ring(builder *b, const em_tile_path *p, int outer) {
@@ -826,14 +833,9 @@ static size_t build_ring(builder *b, const em_tile_path *p, int outer) {
     /* a closed ring wholly in the tile is its own cut: clipping would copy it */
     const em_tile_path *q = p;
     if (!b->inside || p->x[0] != p->x[p->n - 1] || p->y[0] != p->y[p->n - 1]) {
-        /* x, then y */
-        b->cx.out = &t->work[1];
-        b->cx.out->n = 0;
-        b->cx.nslices = 0;
+        clip_start(&b->cx, &t->work[1]); /* x, then y */
         clip_range(&b->cx, p, 0, p->n, f->k1x, f->k2x, 0, 1);
-        b->cy.out = &t->work[2];
-        b->cy.out->n = 0;
-        b->cy.nslices = 0;
+        clip_start(&b->cy, &t->work[2]);
         clip_range(&b->cy, &t->work[1], 0, t->work[1].n, f->k1y, f->k2y, 1, 1);
         if (b->cx.failed || b->cy.failed) {
             b->failed = 1;
@@ -869,13 +871,9 @@ static size_t build_ring(builder *b, const em_tile_path *p, int outer) {
 static void build_line(builder *b, const em_tile_path *p) {
     em_tile *t = b->t;
     const tile_frame *f = b->f;
-    b->cx.out = &t->work[1];
-    b->cx.out->n = 0;
-    b->cx.nslices = 0;
+    clip_start(&b->cx, &t->work[1]);
     clip_range(&b->cx, p, 0, p->n, f->k1x, f->k2x, 0, 0);
-    b->cy.out = &t->work[2];
-    b->cy.out->n = 0;
-    b->cy.nslices = 0;
+    clip_start(&b->cy, &t->work[2]);
     em_tile_path *mid = &t->work[1];
     for (size_t s = 0; s < b->cx.nslices; s++) {
         size_t from = b->cx.slices[s];
