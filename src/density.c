@@ -331,8 +331,9 @@ static em_table *run_density(em_db *db, const em_params *params, em_error *err) 
     unit_list units = {0};
     double *rates = NULL;
     int ok = 0;
-    em_metric *m = em_metric_new(err);
-    long long matching = m ? count_matching(db, &f, err) : -1;
+    /* towns are measured here; estates and cells by the area worker's own metric */
+    em_metric *m = by == BY_TOWN ? em_metric_new(err) : NULL;
+    long long matching = by != BY_TOWN || m ? count_matching(db, &f, err) : -1;
     if (matching < 0)
         goto done;
     if ((by == BY_TOWN ? load_towns(db, params, town, &f, m, &units, err)
