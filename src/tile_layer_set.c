@@ -41,6 +41,11 @@ struct em_layer_set {
 
 #define MAX_SIDE 256
 #define MAX_SPAN 4
+/* What a set holds for every feature before its geometry and tags: id, box, geometry
+ * pointer, point, tags header and (at least) one bucket item, with the box's id. */
+#define FEATURE_BYTES                                                                              \
+    (2 * sizeof(long long) + 4 * sizeof(double) + sizeof(em_geom *) + 2 * sizeof(double) +         \
+     sizeof(em_tile_feature) + 2 * sizeof(uint32_t))
 
 void em_layer_set_free(em_layer_set *s) {
     if (!s)
@@ -181,8 +186,7 @@ static int read_rows(em_tile_source *src, sqlite3 *db, const em_layer *layer, in
     sqlite3_bind_int64(st, 5, INT64_MAX);
     size_t n = s->n;
     s->n = 0;
-    size_t bytes = sizeof *s + n * (sizeof *s->ids + 4 * sizeof *s->box + sizeof *s->geoms +
-                                    2 * sizeof *s->px + sizeof *s->tags + 2 * sizeof *s->items);
+    size_t bytes = sizeof *s + n * FEATURE_BYTES;
     em_tile_id zero = {0, 0, 0};
     em_tile *scratch = em_tile_new(&zero);
     s->store = em_tile_new(&zero);
@@ -241,6 +245,19 @@ static int read_rows(em_tile_source *src, sqlite3 *db, const em_layer *layer, in
     return -1;
 }
 
+/* Whether the layer's rows could fit in `limit` bytes, by their count alone: a layer
+ * far too big (a million reports) is not read at all, after every write to it. */
+static int rows_fit(sqlite3 *db, const em_layer *layer, size_t limit) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", layer->table);
+    sqlite3_stmt *st = NULL;
+    long long n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return (double)n * FEATURE_BYTES <= (double)limit; /* on an error: try, and read_rows says */
+}
+
 /* A new set in a cache entry: the layer's features, or an empty too_big marker
  * (past `limit` bytes, or a row it cannot take). NULL only out of memory. */
 static em_geom *read_set(em_tile_source *src, sqlite3 *db, const em_layer *layer, int k,
@@ -253,7 +270,7 @@ static em_geom *read_set(em_tile_source *src, sqlite3 *db, const em_layer *layer
         em_fail(err, EM_ERR_RUNTIME, "out of memory building a tile");
         return NULL;
     }
-    int rc = read_boxes(db, layer, s, 0, err);
+    int rc = rows_fit(db, layer, limit) ? read_boxes(db, layer, s, 0, err) : 1;
     if (rc == 0)
         rc = read_rows(src, db, layer, k, s, limit, err);
     g->bytes = sizeof *g;
